@@ -1,0 +1,382 @@
+package journal
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spoolhq/spool/stream"
+	"github.com/zeebo/xxh3"
+)
+
+// appendSink hands a Writer windows of mapped segment pages and frames them
+// into chunks. It belongs to the Journal and is used under the writer lock.
+type appendSink struct {
+	j        *Journal
+	seg      *segment // segment holding the current chunk
+	startSeg *segment // segment in which the entry started
+	idx      uint64
+	chunkOff int64 // current chunk header
+	payOff   int64 // current chunk payload start
+	winOff   int64 // current window [winOff, winEnd)
+	winEnd   int64
+	limit    int64 // end of the space the current chunk may fill
+	chunks   int   // chunks of this entry already framed
+	total    int64 // payload bytes in those chunks
+	hashing  bool  // h holds the current chunk's earlier windows
+	h        xxh3.Hasher
+}
+
+// opState is what an aborted append or batch rolls back to.
+type opState struct {
+	seg    *segment
+	off    int64
+	count  uint32
+	rolled bool  // a segment was sealed during the operation
+	maxOff int64 // furthest byte possibly written in seg
+	// Where the operation's first entry starts, once it has begun.
+	firstSeg *segment
+	firstOff int64
+}
+
+// NextWindow implements stream.Sink.
+func (k *appendSink) NextWindow(filled []byte) ([]byte, error) {
+	s := k.seg
+	used := k.winEnd - k.payOff
+	if k.total+used >= k.j.opts.MaxEntrySize {
+		return nil, fmt.Errorf("%w: entry %d exceeds %d bytes", ErrTooLarge, k.idx, k.j.opts.MaxEntrySize)
+	}
+	if !k.hashing {
+		k.h.Reset()
+		k.hashing = true
+	}
+	_, _ = k.h.Write(filled)
+	if k.winEnd < k.limit {
+		k.winOff = k.winEnd
+		k.winEnd = min(k.limit, k.winOff+windowCap)
+		return s.data[k.winOff:k.winEnd], nil
+	}
+	// The chunk fills the rest of its segment: frame it and continue the
+	// entry in a new segment.
+	kind := uint8(kindMiddle)
+	if k.chunks == 0 {
+		kind = kindFirst
+	}
+	h := chunkHeader{length: uint32(k.limit - k.payOff), kind: kind, index: k.idx, sum: k.h.Sum64()}
+	h.encode(s.data[k.chunkOff:], s.salt)
+	k.total += k.limit - k.payOff
+	k.chunks++
+	s.writeOff, s.highOff = k.limit, max(s.highOff, k.limit)
+	count := s.count.Load()
+	if s == k.startSeg {
+		count++ // the trailer counts the entry where it starts
+	}
+	k.j.op.rolled = true
+	k.j.active = nil
+	if err := s.writeTrailer(count, k.limit, true, false); err != nil {
+		return nil, err
+	}
+	next, err := k.j.newSegmentLocked(k.idx, true)
+	if err != nil {
+		return nil, err
+	}
+	k.startChunk(next, next.trailerOff())
+	return next.data[k.winOff:k.winEnd], nil
+}
+
+func (k *appendSink) startChunk(s *segment, limit int64) {
+	k.seg = s
+	k.chunkOff = s.writeOff
+	k.payOff = k.chunkOff + chunkHeaderSize
+	k.limit = limit
+	k.winOff = k.payOff
+	k.winEnd = min(limit, k.payOff+windowCap)
+	k.hashing = false
+}
+
+// beginEntryLocked positions the sink for entry idx and returns its first
+// window. sizeHint, if not negative, is the payload size: an entry that
+// would not fit in the active segment but fits in a fresh one starts in a
+// fresh one rather than spanning two.
+func (j *Journal) beginEntryLocked(idx uint64, sizeHint int64) ([]byte, error) {
+	s := j.active
+	if s == nil {
+		var err error
+		if s, err = j.newSegmentLocked(idx, false); err != nil {
+			return nil, err
+		}
+		if j.op.seg == nil && !j.op.rolled {
+			j.op.seg, j.op.off, j.op.count, j.op.maxOff = s, s.writeOff, 0, s.writeOff
+		}
+	}
+	count := s.count.Load()
+	limit := s.trailerOff() - slotSize*int64(count+1)
+	room := limit - s.writeOff - chunkHeaderSize
+	fresh := s.trailerOff() - slotSize - dataStart - chunkHeaderSize
+	if room < minChunkPayload || (sizeHint > room && sizeHint <= fresh && s.writeOff > dataStart) {
+		j.op.rolled = true
+		j.active = nil
+		if err := s.writeTrailer(s.count.Load(), s.writeOff, false, false); err != nil {
+			return nil, err
+		}
+		var err error
+		if s, err = j.newSegmentLocked(idx, false); err != nil {
+			return nil, err
+		}
+		count = 0
+		limit = s.trailerOff() - slotSize
+	}
+	j.maybePrefaultLocked(s)
+	k := &j.sink
+	k.idx, k.startSeg, k.chunks, k.total = idx, s, 0, 0
+	k.startChunk(s, limit)
+	s.setSlot(count, k.chunkOff)
+	if j.op.firstSeg == nil {
+		j.op.firstSeg, j.op.firstOff = s, k.chunkOff
+	}
+	return s.data[k.winOff:k.winEnd], nil
+}
+
+// finishEntryLocked frames the entry's last chunk after the payload was
+// written; filled is the written part of the last window.
+func (j *Journal) finishEntryLocked(filled []byte) error {
+	k := &j.sink
+	s := k.seg
+	end := k.winOff + int64(len(filled))
+	length := end - k.payOff
+	if k.total+length > j.opts.MaxEntrySize {
+		return fmt.Errorf("%w: entry %d exceeds %d bytes", ErrTooLarge, k.idx, j.opts.MaxEntrySize)
+	}
+	var sum uint64
+	if k.hashing {
+		_, _ = k.h.Write(filled)
+		sum = k.h.Sum64()
+	} else {
+		sum = xxh3.Hash(s.data[k.payOff:end])
+	}
+	kind := uint8(kindFull)
+	if k.chunks > 0 {
+		kind = kindLast
+	}
+	h := chunkHeader{length: uint32(length), kind: kind, index: k.idx, sum: sum}
+	h.encode(s.data[k.chunkOff:], s.salt)
+	s.writeOff = alignUp(end)
+	s.highOff = max(s.highOff, s.writeOff)
+	// Counted now; readers see it once LastIndex covers it.
+	k.startSeg.count.Add(1)
+	return nil
+}
+
+// writeEntryLocked appends one entry with index idx from fn or, when fn is
+// nil, from p.
+func (j *Journal) writeEntryLocked(idx uint64, fn func(*stream.Writer) error, p []byte) error {
+	hint := int64(-1)
+	if fn == nil {
+		hint = int64(len(p))
+	}
+	first, err := j.beginEntryLocked(idx, hint)
+	if err != nil {
+		return err
+	}
+	w := &j.w
+	w.Reset(&j.sink, first)
+	if fn != nil {
+		err = fn(w)
+		if err == nil {
+			err = w.Err()
+		}
+	} else {
+		_, err = w.Write(p)
+	}
+	filled, werr := w.Detach()
+	if j.sink.seg == j.op.seg {
+		j.op.maxOff = max(j.op.maxOff, j.sink.winEnd)
+	}
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		return err
+	}
+	return j.finishEntryLocked(filled)
+}
+
+// beginOpLocked records the rollback point of an append or batch.
+func (j *Journal) beginOpLocked() error {
+	if err := j.checkWritable(); err != nil {
+		return err
+	}
+	if j.cleanPending {
+		if err := j.clearCleanLocked(); err != nil {
+			return err
+		}
+	}
+	j.op = opState{seg: j.active}
+	if s := j.active; s != nil {
+		j.op.off, j.op.count, j.op.maxOff = s.writeOff, s.count.Load(), s.writeOff
+	}
+	return nil
+}
+
+// abortOpLocked undoes the unpublished entries of a failed append or batch.
+// Without a roll, their bytes are zeroed (and will be synced with the next
+// sync, since highOff covers them), so no completed frame of theirs can be
+// revived by a crash. With a roll, the sealed segment's trailer already
+// counts them, and a durable cut is made.
+func (j *Journal) abortOpLocked() error {
+	if j.failed.Load() != nil {
+		return nil
+	}
+	if j.op.rolled {
+		if j.op.firstSeg == nil {
+			return nil // only a seal happened: nothing to undo
+		}
+		return j.cutLocked(j.last.Load(), j.op.firstSeg, j.op.firstOff)
+	}
+	if s := j.op.seg; s != nil {
+		clear(s.data[j.op.off:j.op.maxOff])
+		s.highOff = max(s.highOff, j.op.maxOff)
+		s.writeOff = j.op.off
+		s.count.Store(j.op.count)
+	}
+	return nil
+}
+
+// Append appends one entry whose payload fn streams into w, which writes
+// straight into mapped segment pages. It returns the entry's index,
+// LastIndex()+1. If fn returns an error (or w's sticky error is set) nothing
+// is appended. fn runs under the writer lock: it must not call back into
+// the journal.
+//
+// Durability follows the journal's SyncPolicy.
+func (j *Journal) Append(fn func(w *stream.Writer) error) (uint64, error) {
+	return j.appendOne(fn, nil)
+}
+
+// AppendBytes appends one entry holding a copy of p.
+func (j *Journal) AppendBytes(p []byte) (uint64, error) {
+	return j.appendOne(nil, p)
+}
+
+func (j *Journal) appendOne(fn func(*stream.Writer) error, p []byte) (uint64, error) {
+	counted := j.opts.Sync == SyncEach
+	if counted {
+		j.appending.Add(1)
+	}
+	j.mu.Lock()
+	idx, err := j.appendOneLocked(fn, p)
+	j.mu.Unlock()
+	if counted {
+		j.appending.Add(-1)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return idx, j.afterAppend(idx, false)
+}
+
+func (j *Journal) appendOneLocked(fn func(*stream.Writer) error, p []byte) (uint64, error) {
+	if err := j.beginOpLocked(); err != nil {
+		return 0, err
+	}
+	idx := j.last.Load() + 1
+	if err := j.writeEntryLocked(idx, fn, p); err != nil {
+		if aerr := j.abortOpLocked(); aerr != nil {
+			err = fmt.Errorf("%w (and rollback failed: %w)", err, aerr)
+		}
+		return 0, err
+	}
+	j.last.Store(idx)
+	return idx, nil
+}
+
+// afterAppend applies the durability policy to a published entry.
+func (j *Journal) afterAppend(idx uint64, durable bool) error {
+	switch {
+	case durable || j.opts.Sync == SyncEach:
+		return j.waitDurable(context.Background(), idx)
+	case j.opts.Sync == GroupCommit:
+		select {
+		case j.flushWake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// Batch appends several entries atomically: readers see none of them until
+// the batch function returns, and an error aborts them all. A Batch is
+// valid only inside the function passed to AppendBatch.
+type Batch struct {
+	j       *Journal
+	first   uint64
+	next    uint64
+	durable bool
+	err     error
+}
+
+// AppendBatch runs fn with a Batch under the writer lock, publishes the
+// entries fn appended, and applies the durability policy once for all of
+// them (one sync under SyncEach). It returns the first and last index
+// appended; an empty batch returns (LastIndex()+1, LastIndex()).
+func (j *Journal) AppendBatch(fn func(b *Batch) error) (first, last uint64, err error) {
+	j.mu.Lock()
+	if err := j.beginOpLocked(); err != nil {
+		j.mu.Unlock()
+		return 0, 0, err
+	}
+	b := Batch{j: j, first: j.last.Load() + 1}
+	b.next = b.first
+	err = fn(&b)
+	if err == nil {
+		err = b.err
+	}
+	if err != nil {
+		if aerr := j.abortOpLocked(); aerr != nil {
+			err = fmt.Errorf("%w (and rollback failed: %w)", err, aerr)
+		}
+		j.mu.Unlock()
+		return 0, 0, err
+	}
+	last = b.next - 1
+	j.last.Store(last)
+	j.mu.Unlock()
+	b.j = nil
+	if last < b.first {
+		return b.first, last, nil
+	}
+	return b.first, last, j.afterAppend(last, b.durable)
+}
+
+// Append adds an entry streamed by fn to the batch and returns its index.
+// After an error the batch is failed: further appends return the same error
+// and AppendBatch rolls everything back.
+func (b *Batch) Append(fn func(w *stream.Writer) error) (uint64, error) {
+	return b.add(fn, nil)
+}
+
+// AppendBytes adds an entry holding a copy of p to the batch.
+func (b *Batch) AppendBytes(p []byte) (uint64, error) {
+	return b.add(nil, p)
+}
+
+func (b *Batch) add(fn func(*stream.Writer) error, p []byte) (uint64, error) {
+	if b.j == nil {
+		return 0, fmt.Errorf("journal: Batch used outside AppendBatch")
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	if err := b.j.writeEntryLocked(b.next, fn, p); err != nil {
+		b.err = err
+		return 0, err
+	}
+	b.next++
+	return b.next - 1, nil
+}
+
+// Next returns the index the next entry of the batch will get.
+func (b *Batch) Next() uint64 { return b.next }
+
+// RequireDurable makes AppendBatch return only once the batch is durable,
+// whatever the journal's SyncPolicy (a Raft configuration change, say).
+func (b *Batch) RequireDurable() { b.durable = true }

@@ -1,0 +1,12 @@
+//go:build !spooldebug
+
+package journal
+
+// debugState is empty in normal builds: use after release is reported as
+// ErrReleased by every View method.
+type debugState struct{}
+
+func (debugState) track(*View)      {}
+func (debugState) markReleased()    {}
+func (debugState) doubleRelease()   {}
+func (debugState) useAfterRelease() {}

@@ -1,0 +1,93 @@
+// Package journal is spool's segmented, memory-mapped, append-only log.
+//
+// Entries have contiguous uint64 indexes. A payload is streamed through a
+// stream.Writer straight into the mapped pages of the active segment; a
+// read pins the segment and hands out the payload's bytes where they lie,
+// after checking their checksum. Nothing holds a copy of the log in memory:
+// memory use is bounded by configuration, not by log length.
+//
+// # Files
+//
+//	DIR/LOCK                 advisory lock held while open
+//	DIR/META                 two checksummed slots (journal state, caller keys)
+//	DIR/0000000000000001.seg segments, named by a 64-bit id in hex
+//
+// # Segment format, version 1
+//
+// A segment is a preallocated file (64 MiB by default), mapped whole. Chunks
+// grow up from offset 4096; the slots of the entries that start in the
+// segment grow down from the trailer; the trailer is written when the
+// segment is sealed.
+//
+//	0         64                   4096
+//	+---------+--------------------+---------+---------+-----+---------+-----------+----------+---------+
+//	| header  | zero               | chunk 0 | chunk 1 | ... |  free   | slot n-1..| slot 0   | trailer |
+//	+---------+--------------------+---------+---------+-----+---------+-----------+----------+---------+
+//	                                                                                          size-64   size
+//
+// Header (64 bytes): magic "SPOOLSEG", u16 version, u16 flags (bit 0: the
+// segment opens with the continuation of entry base), u32 reserved, u64
+// journal ID, u64 segment ID, u64 base index, u64 file size, u64 creation
+// time, u64 xxh3 of the preceding 56 bytes.
+//
+// Chunk (32-byte header, payload, padding to 8 bytes):
+//
+//	0            8        12     13      14     16           24           32
+//	+------------+--------+------+-------+------+------------+------------+----------------+
+//	| check      | length | kind | flags | 0    | index      | sum        | payload ...    |
+//	+------------+--------+------+-------+------+------------+------------+----------------+
+//
+// sum is xxh3 of the payload; check is xxh3 of header bytes 8..32 XOR the
+// segment's salt, itself a hash of the journal ID and the segment ID. The
+// portable part (length through payload) names the entry's index and
+// carries its checksum wherever it is copied; the salt is the only local
+// identity, and removing one salt and applying another re-homes a chunk.
+// A chunk whose check does not match was not written by this segment's
+// current incarnation: a stale frame from truncated, recycled or another
+// journal's space is never accepted (DESIGN invariant 3).
+//
+// An entry that fits in its segment is one chunk of kind full (1). One that
+// does not is a first chunk (2) filling its segment, a middle chunk (3)
+// filling each further segment, and a last chunk (4); the writer never
+// needs to know the size in advance and nothing holds the whole entry.
+//
+// Slot i (u32) holds the offset of the first chunk of entry first+i, so a
+// lookup is a binary search over segments and one load.
+//
+// Trailer (64 bytes): magic "SPOOLEND", u64 journal ID, u64 segment ID, u64
+// index of the first entry starting in the segment, u32 count of entries
+// starting in it, u32 flags (bit 0: its last entry continues in the next
+// segment), u64 end of data, u64 reserved, u64 xxh3 of the preceding 56
+// bytes.
+//
+// # Recovery
+//
+// Sealing syncs the whole segment before the next one is created, so every
+// segment but the last has a valid trailer, and Open costs O(segments): a
+// header and a trailer each. The last segment is trusted up to the meta
+// file's clean-shutdown record when Close wrote one, and scanned otherwise;
+// the scan stops at the first chunk that does not verify (a torn,
+// unacknowledged tail), seals the segment there, and later appends go to a
+// new segment, so nothing past the recovered end can ever be revalidated.
+//
+// TruncateBack records the cut in the meta file before sealing the cut
+// segment and unlinking later ones; recovery re-applies it, so a crash at
+// any step yields either the old log or the cut one.
+//
+// # Durability
+//
+// Append makes an entry readable and returns its index; Durable() is the
+// watermark below which entries survive a crash. SyncEach returns from
+// Append once the entry is durable (concurrent appenders share syncs);
+// GroupCommit syncs in the background, one sync after another; PageCache
+// syncs only when asked (Sync, WaitDurable, Batch.RequireDurable) or when a
+// segment is sealed. A failed sync is sticky: the instance acknowledges
+// nothing more and every write returns an error wrapping ErrFailed.
+//
+// # Borrowed bytes
+//
+// A View, the reader of Read and the current entry of an Iterator borrow
+// the mapped pages: their bytes are valid until Release, the end of the
+// Read callback, or the iterator's next step. Build with -tags spooldebug to
+// have use after release panic with the place of release.
+package journal

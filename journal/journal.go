@@ -1,0 +1,287 @@
+package journal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/spoolhq/spool/mmapio"
+	"github.com/spoolhq/spool/stream"
+)
+
+// Journal is a segmented, memory-mapped, append-only log of entries with
+// contiguous uint64 indexes.
+//
+// Concurrency: every method is safe for concurrent use. Appends and
+// truncations are serialised by one writer lock; payloads are encoded while
+// it is held, straight into mapped pages. Reads take no lock: they load an
+// immutable segment set and pin the segment they read, so they run
+// concurrently with appends, truncations and syncs, and a segment is unmapped
+// only after its last pin is released.
+type Journal struct {
+	dir  string
+	fs   mmapio.FS
+	opts Options
+	lock io.Closer
+	meta *metaStore
+	id   uint64 // journal ID: salts every segment
+
+	segs    atomic.Pointer[segmentSet]
+	first   atomic.Uint64 // logical first index
+	last    atomic.Uint64 // last published index; first-1 when empty
+	durable atomic.Uint64 // entries <= durable are durable
+	closed  atomic.Bool
+	failed  atomic.Pointer[error] // sticky write/sync failure
+
+	liveSegments atomic.Int64 // mapped segments, including released-but-pinned
+	appending    atomic.Int32 // SyncEach appenders between entry and publication
+
+	mu           sync.Mutex // the writer lock: guards the fields below and segment appender state
+	active       *segment   // segment taking appends; nil until the next append creates one
+	nextSegID    uint64
+	cleanPending bool // the meta clean record must be cleared before the next mutation
+	w            stream.Writer
+	sink         appendSink
+	op           opState    // rollback point of the append or batch in progress
+	pendingSeals []*segment // sealed segments whose trailers are not yet synced (pinned)
+
+	syncMu      sync.Mutex // guards the sync round below
+	syncRunning bool
+	syncDone    chan struct{} // closed when the running round ends
+
+	flushWake chan struct{} // GroupCommit: wakes the committer
+	flushStop chan struct{}
+	flushWG   sync.WaitGroup // committer and prefaulter
+
+	prefaultWake chan struct{}
+	prefaultStop chan struct{}
+
+	viewPool sync.Pool
+}
+
+// Open opens the journal in dir, creating it if the directory is missing or
+// holds no journal (unless opts.NoCreate), and recovers it: a torn,
+// unacknowledged tail is trimmed; damage inside the acknowledged range is
+// reported as an error wrapping ErrCorrupt that names file, offset and index.
+//
+// Open holds an exclusive lock on the directory until Close; a second Open of
+// the same directory fails with an error wrapping mmapio.ErrLocked.
+func Open(dir string, opts *Options) (*Journal, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	j := &Journal{dir: dir, fs: o.FS, opts: o, syncDone: make(chan struct{})}
+	j.sink.j = j
+	if o.NoCreate {
+		if _, err := o.FS.List(dir); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrNotFound, dir, err)
+		}
+	} else if err := o.FS.MkdirAll(dir); err != nil {
+		return nil, fmt.Errorf("journal: create %s: %w", dir, err)
+	}
+	lock, err := o.FS.Lock(filepath.Join(dir, "LOCK"))
+	if err != nil {
+		return nil, fmt.Errorf("journal: lock %s: %w", dir, err)
+	}
+	j.lock = lock
+	if err := j.recover(); err != nil {
+		j.releaseAll()
+		_ = lock.Close()
+		return nil, err
+	}
+	j.prefaultWake = make(chan struct{}, 1)
+	j.prefaultStop = make(chan struct{})
+	j.flushWG.Add(1)
+	go j.prefaulter()
+	if o.Sync == GroupCommit {
+		j.flushWake = make(chan struct{}, 1)
+		j.flushStop = make(chan struct{})
+		j.flushWG.Add(1)
+		go j.committer()
+	}
+	return j, nil
+}
+
+// Dir returns the journal's directory.
+func (j *Journal) Dir() string { return j.dir }
+
+// FirstIndex returns the index of the first entry. When the journal is empty
+// it is the index the next append will get.
+func (j *Journal) FirstIndex() uint64 { return j.first.Load() }
+
+// LastIndex returns the index of the last appended entry, FirstIndex()-1 when
+// the journal is empty. It only decreases through TruncateBack and Reset.
+func (j *Journal) LastIndex() uint64 { return j.last.Load() }
+
+// Durable returns the durability watermark: every entry with an index at or
+// below it survives a crash. It is monotonic except that TruncateBack and
+// Reset lower it with LastIndex.
+func (j *Journal) Durable() uint64 { return j.durable.Load() }
+
+// Err returns the sticky failure that stopped writes to this instance, or nil.
+func (j *Journal) Err() error {
+	if p := j.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// fail records the first write/sync failure; after it nothing more is
+// acknowledged (DESIGN invariant 5).
+func (j *Journal) fail(err error) error {
+	wrapped := fmt.Errorf("%w: %w", ErrFailed, err)
+	if errors.Is(err, ErrFailed) {
+		wrapped = err
+	}
+	j.failed.CompareAndSwap(nil, &wrapped)
+	j.wakeWaiters()
+	return *j.failed.Load()
+}
+
+func (j *Journal) checkWritable() error {
+	if j.closed.Load() {
+		return ErrClosed
+	}
+	if p := j.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Close syncs outstanding appends, records a clean shutdown so that the next
+// Open need not scan the active segment, and releases the directory lock.
+// Views still pinned keep their segments mapped until released.
+func (j *Journal) Close() error {
+	if !j.closed.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	j.stopBackground()
+	j.mu.Lock()
+	var err error
+	if j.failed.Load() == nil {
+		err = j.closeCleanLocked()
+	}
+	j.mu.Unlock()
+	j.wakeWaiters()
+	j.releaseAll()
+	if cerr := j.meta.close(); err == nil {
+		err = cerr
+	}
+	if cerr := j.lock.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return err
+}
+
+// stopBackground stops the committer and the prefaulter.
+func (j *Journal) stopBackground() {
+	if j.flushStop != nil {
+		close(j.flushStop)
+	}
+	if j.prefaultStop != nil {
+		close(j.prefaultStop)
+	}
+	j.flushWG.Wait()
+}
+
+// closeCleanLocked syncs the active segment and writes the clean record.
+func (j *Journal) closeCleanLocked() error {
+	if err := j.flushSealsLocked(); err != nil {
+		return err
+	}
+	s := j.active
+	if s == nil {
+		return nil
+	}
+	if err := s.mm.Sync(0, int(s.size)); err != nil {
+		return j.fail(fmt.Errorf("sync %s: %w", s.path, err))
+	}
+	j.meta.mu.Lock()
+	defer j.meta.mu.Unlock()
+	st := j.meta.state
+	st.clean = segRecord{segID: s.id, dataEnd: s.writeOff, count: s.count.Load(), last: j.last.Load()}
+	return j.meta.writeLocked(st, true)
+}
+
+// releaseAll drops the set's reference to every segment.
+func (j *Journal) releaseAll() {
+	for _, s := range j.pendingSeals {
+		s.unpin()
+	}
+	j.pendingSeals = nil
+	if ss := j.segs.Swap(&segmentSet{}); ss != nil {
+		for _, s := range ss.segs {
+			s.unpin()
+		}
+	}
+	j.active = nil
+}
+
+func (m *metaStore) close() error {
+	if m == nil || m.file == nil {
+		return nil
+	}
+	return m.file.Close()
+}
+
+func randomID() uint64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("journal: crypto/rand: " + err.Error())
+	}
+	id := binary.LittleEndian.Uint64(b[:])
+	if id == 0 {
+		id = 1
+	}
+	return id
+}
+
+// Meta returns a copy of the value stored under key in the meta store.
+func (j *Journal) Meta(key string) ([]byte, bool) { return j.meta.get(key) }
+
+// SetMeta durably stores value under key in the meta store (a nil value
+// deletes the key). Keys are 1 to 255 bytes; all keys and values together
+// must fit in MaxMetaSize.
+func (j *Journal) SetMeta(key string, value []byte) error {
+	return j.UpdateMeta(true, MetaUpdate{Key: key, Value: value})
+}
+
+// UpdateMeta applies updates atomically: after a crash either all or none of
+// them are visible. With durable false the write is not synced (it becomes
+// durable with the next meta write that is, or may be lost in a crash).
+func (j *Journal) UpdateMeta(durable bool, updates ...MetaUpdate) error {
+	if err := j.checkWritable(); err != nil {
+		return err
+	}
+	m := j.meta
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	kv, err := withKV(m.state.kv, updates)
+	if err != nil {
+		return err
+	}
+	st := m.state
+	st.kv = kv
+	if err := m.writeLocked(st, durable); err != nil {
+		return j.fail(err)
+	}
+	return nil
+}
+
+// WaitDurable blocks until entry idx is durable, the context ends, or the
+// journal fails. It issues a sync if none is running.
+func (j *Journal) WaitDurable(ctx context.Context, idx uint64) error {
+	return j.waitDurable(ctx, idx)
+}
+
+// Sync makes every appended entry durable.
+func (j *Journal) Sync() error {
+	return j.waitDurable(context.Background(), j.last.Load())
+}

@@ -1,0 +1,101 @@
+package journal
+
+import (
+	"fmt"
+
+	"github.com/spoolhq/spool/mmapio"
+)
+
+// SyncPolicy says when appended entries are made durable.
+type SyncPolicy int
+
+const (
+	// SyncEach makes every append durable before it returns. Appends from
+	// concurrent goroutines share syncs: one sync covers every entry
+	// appended before it started, so N concurrent appenders cost about one
+	// sync per round, not N.
+	SyncEach SyncPolicy = iota
+	// GroupCommit returns from Append once the entry is readable; a
+	// background committer syncs whatever has been appended, one sync right
+	// after another. Use WaitDurable (or AppendOptions.Durable) where
+	// durability must be known.
+	GroupCommit
+	// PageCache never syncs on its own: entries become durable on Sync,
+	// WaitDurable, a durable append, a segment roll or Close.
+	PageCache
+)
+
+func (p SyncPolicy) String() string {
+	switch p {
+	case SyncEach:
+		return "sync-each"
+	case GroupCommit:
+		return "group-commit"
+	case PageCache:
+		return "page-cache"
+	}
+	return fmt.Sprintf("SyncPolicy(%d)", int(p))
+}
+
+// Defaults.
+const (
+	DefaultSegmentSize  = 64 << 20
+	DefaultMaxEntrySize = 1 << 30
+)
+
+// Options configure Open. The zero value is usable: OS filesystem, 64 MiB
+// segments, SyncEach, first index 1.
+type Options struct {
+	// FS performs every filesystem and mapping operation; nil means
+	// mmapio.OS. Tests pass a crashable in-memory FS.
+	FS mmapio.FS
+	// SegmentSize is the size of new segment files, rounded up to a
+	// multiple of the page size; existing segments keep their size.
+	// Between 64 KiB and 1 GiB; 0 means DefaultSegmentSize.
+	SegmentSize int64
+	// MaxEntrySize bounds the payload of one entry, on append and on read
+	// (a length claimed by a damaged file is checked against it before
+	// use). 0 means DefaultMaxEntrySize.
+	MaxEntrySize int64
+	// Sync is the durability policy.
+	Sync SyncPolicy
+	// FirstIndex is the index of the first entry of a new journal; 0 means 1.
+	// An existing journal ignores it (use Reset to move an empty journal).
+	FirstIndex uint64
+	// NoCreate makes Open fail with ErrNotFound instead of creating a
+	// journal in a missing or empty directory.
+	NoCreate bool
+}
+
+func (o *Options) withDefaults() (Options, error) {
+	var opts Options
+	if o != nil {
+		opts = *o
+	}
+	if opts.FS == nil {
+		opts.FS = mmapio.OS
+	}
+	if opts.SegmentSize == 0 {
+		opts.SegmentSize = DefaultSegmentSize
+	}
+	page := int64(mmapio.PageSize())
+	opts.SegmentSize = (opts.SegmentSize + page - 1) / page * page
+	if opts.SegmentSize < minSegmentSize || opts.SegmentSize > maxSegmentSize {
+		return opts, fmt.Errorf("journal: SegmentSize %d not in [%d, %d]", opts.SegmentSize, minSegmentSize, maxSegmentSize)
+	}
+	if opts.MaxEntrySize == 0 {
+		opts.MaxEntrySize = DefaultMaxEntrySize
+	}
+	if opts.MaxEntrySize < 0 {
+		return opts, fmt.Errorf("journal: negative MaxEntrySize %d", opts.MaxEntrySize)
+	}
+	if opts.FirstIndex == 0 {
+		opts.FirstIndex = 1
+	}
+	switch opts.Sync {
+	case SyncEach, GroupCommit, PageCache:
+	default:
+		return opts, fmt.Errorf("journal: unknown sync policy %d", opts.Sync)
+	}
+	return opts, nil
+}

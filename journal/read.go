@@ -1,0 +1,393 @@
+package journal
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spoolhq/spool/stream"
+	"github.com/zeebo/xxh3"
+)
+
+// maxPinRetries bounds the retries of a lookup racing truncations.
+const maxPinRetries = 64
+
+// pinEntry pins the segment in which entry idx starts and returns it with
+// the offset of the entry's first chunk.
+func (j *Journal) pinEntry(idx uint64) (*segment, int64, error) {
+	for range maxPinRetries {
+		first, last := j.first.Load(), j.last.Load()
+		if idx < first || idx > last {
+			return nil, 0, fmt.Errorf("%w: %d not in [%d, %d]", ErrOutOfRange, idx, first, last)
+		}
+		s := j.segs.Load().find(idx)
+		if s == nil || !s.tryPin() {
+			continue // raced a truncation: reload
+		}
+		i := idx - s.first
+		if i >= uint64(s.count.Load()) {
+			s.unpin()
+			continue
+		}
+		return s, s.slot(uint32(i)), nil
+	}
+	if j.closed.Load() {
+		return nil, 0, ErrClosed
+	}
+	return nil, 0, fmt.Errorf("%w: entry %d: no segment holds it", ErrCorrupt, idx)
+}
+
+// View is a pinned, zero-copy view of one entry's payload in the mapped
+// segment pages. Its bytes are valid until Release; a View must be released
+// exactly once, after which every method returns ErrReleased (and, in builds
+// with the spooldebug tag, panics naming where it was released).
+//
+// A View is not safe for concurrent use.
+type View struct {
+	j     *Journal
+	idx   uint64
+	size  int64 // payload bytes of the whole entry
+	pins  [2]*segment
+	extra []*segment // pins beyond two, for entries spanning many segments
+	first []byte     // first chunk's payload
+	multi bool       // more chunks follow in later segments
+
+	cur  *segment // segment of the chunk the reader is in (source state)
+	done bool     // source returned the last chunk
+	src  viewSource
+	r    stream.Reader
+
+	released bool
+	debug    debugState
+}
+
+func (v *View) pin(s *segment) {
+	switch {
+	case v.pins[0] == nil:
+		v.pins[0] = s
+	case v.pins[1] == nil:
+		v.pins[1] = s
+	default:
+		v.extra = append(v.extra, s)
+	}
+}
+
+func (v *View) unpinAll() {
+	for i, s := range v.pins {
+		if s != nil {
+			s.unpin()
+			v.pins[i] = nil
+		}
+	}
+	for _, s := range v.extra {
+		s.unpin()
+	}
+	v.extra = v.extra[:0]
+}
+
+// open pins entry idx and verifies its first chunk. Entries spanning
+// segments have every chunk header checked (not yet their payloads) so
+// that the size is known.
+func (v *View) open(j *Journal, idx uint64) error {
+	v.j, v.idx, v.released, v.done, v.multi, v.cur = j, idx, false, false, false, nil
+	s, off, err := j.pinEntry(idx)
+	if err != nil {
+		return err
+	}
+	v.pin(s)
+	h, payload, err := s.chunkAt(off, idx, kindFull, kindFirst)
+	if err != nil {
+		v.unpinAll()
+		return err
+	}
+	if xxh3.Hash(payload) != h.sum {
+		v.unpinAll()
+		return corruptf(s.path, off, idx, "payload checksum mismatch")
+	}
+	v.first, v.size, v.cur = payload, int64(h.length), s
+	if h.kind == kindFirst {
+		v.multi = true
+		if err := v.measure(s); err != nil {
+			v.unpinAll()
+			return err
+		}
+	}
+	v.src.v = v
+	v.r.Reset(&v.src, v.first, v.size)
+	v.r.SetMaxBytes(j.opts.MaxEntrySize)
+	return nil
+}
+
+// measure walks the chunk headers of a spanning entry, pinning each
+// segment, to learn its total size.
+func (v *View) measure(s *segment) error {
+	for {
+		t := v.j.segs.Load().next(s)
+		if t == nil || !t.tryPin() {
+			return fmt.Errorf("%w: entry %d was truncated while being read", ErrOutOfRange, v.idx)
+		}
+		v.pin(t)
+		h, _, err := t.chunkAt(dataStart, v.idx, kindMiddle, kindLast)
+		if err != nil {
+			return err
+		}
+		v.size += int64(h.length)
+		if v.size > v.j.opts.MaxEntrySize {
+			return corruptf(t.path, dataStart, v.idx, "entry of more than %d bytes", v.j.opts.MaxEntrySize)
+		}
+		if h.kind == kindLast {
+			return nil
+		}
+		s = t
+	}
+}
+
+// chunkAt decodes and checks the chunk header at off, which must belong to
+// entry idx and be of kind a or b; it returns the header and the payload
+// (not yet verified against the header's sum).
+func (s *segment) chunkAt(off int64, idx uint64, a, b uint8) (chunkHeader, []byte, error) {
+	if off < dataStart || off+chunkHeaderSize > s.trailerOff() {
+		return chunkHeader{}, nil, corruptf(s.path, off, idx, "chunk offset out of range")
+	}
+	h, ok := decodeChunkHeader(s.data[off:], s.salt)
+	if !ok {
+		return h, nil, corruptf(s.path, off, idx, "chunk header check failed")
+	}
+	if h.index != idx {
+		return h, nil, corruptf(s.path, off, idx, "chunk belongs to entry %d", h.index)
+	}
+	if h.kind != a && h.kind != b {
+		return h, nil, corruptf(s.path, off, idx, "chunk kind %d where %d or %d expected", h.kind, a, b)
+	}
+	end := off + chunkHeaderSize + int64(h.length)
+	if end > s.trailerOff() {
+		return h, nil, corruptf(s.path, off, idx, "chunk length %d runs past the segment", h.length)
+	}
+	return h, s.data[off+chunkHeaderSize : end : end], nil
+}
+
+// viewSource is the stream.Source of a View's reader.
+type viewSource struct{ v *View }
+
+// NextWindow implements stream.Source over the entry's chunks, verifying
+// each chunk's checksum before handing it out.
+func (s *viewSource) NextWindow() ([]byte, error) { return s.v.nextWindow() }
+
+func (v *View) nextWindow() ([]byte, error) {
+	if !v.multi || v.done {
+		return nil, io.EOF
+	}
+	next := v.nextPinned(v.cur)
+	if next == nil {
+		return nil, fmt.Errorf("%w: entry %d: continuation segment missing", ErrCorrupt, v.idx)
+	}
+	h, payload, err := next.chunkAt(dataStart, v.idx, kindMiddle, kindLast)
+	if err != nil {
+		return nil, err
+	}
+	if xxh3.Hash(payload) != h.sum {
+		return nil, corruptf(next.path, dataStart, v.idx, "payload checksum mismatch")
+	}
+	v.cur = next
+	v.done = h.kind == kindLast
+	return payload, nil
+}
+
+// nextPinned returns the pinned segment that follows s.
+func (v *View) nextPinned(s *segment) *segment {
+	all := append(v.pins[:], v.extra...)
+	for i, t := range all {
+		if t == s && i+1 < len(all) {
+			return all[i+1]
+		}
+	}
+	return nil
+}
+
+// Index returns the entry's index.
+func (v *View) Index() uint64 { return v.idx }
+
+// Size returns the entry's payload size in bytes.
+func (v *View) Size() int64 { return v.size }
+
+// Bytes returns the whole payload without copying when it lies in one
+// segment (ok true). An entry that spans segments is read through Reader
+// instead. The slice is valid until Release and must not be written to.
+func (v *View) Bytes() (b []byte, ok bool) {
+	if v.checkReleased() != nil {
+		return nil, false
+	}
+	if v.multi {
+		return nil, false
+	}
+	return v.first, true
+}
+
+// Reader returns a stream.Reader over the payload, positioned at its start
+// the first time; its borrowed slices are valid until Release.
+func (v *View) Reader() *stream.Reader {
+	if v.checkReleased() != nil {
+		var r stream.Reader
+		r.Reset(nil, nil, 0)
+		return &r
+	}
+	return &v.r
+}
+
+// AppendTo appends a copy of the payload to dst.
+func (v *View) AppendTo(dst []byte) ([]byte, error) {
+	if err := v.checkReleased(); err != nil {
+		return dst, err
+	}
+	if !v.multi {
+		return append(dst, v.first...), nil
+	}
+	var r stream.Reader
+	r.Reset(&v.src, v.first, v.size)
+	dst = grow(dst, int(v.size))
+	if _, err := io.ReadFull(&r, dst[len(dst)-int(v.size):]); err != nil {
+		return dst[:len(dst)-int(v.size)], err
+	}
+	// Reset the source for any later Reader use.
+	v.cur, v.done = v.pins[0], false
+	return dst, nil
+}
+
+// Release unpins the entry. The View and every slice obtained from it must
+// not be used afterwards.
+func (v *View) Release() {
+	if v.released {
+		v.debug.doubleRelease()
+		return
+	}
+	v.released = true
+	v.debug.markReleased()
+	v.unpinAll()
+	v.first = nil
+}
+
+func (v *View) checkReleased() error {
+	if v.released {
+		v.debug.useAfterRelease()
+		return ErrReleased
+	}
+	return nil
+}
+
+func grow(dst []byte, n int) []byte {
+	if cap(dst)-len(dst) >= n {
+		return dst[:len(dst)+n]
+	}
+	out := make([]byte, len(dst)+n)
+	copy(out, dst)
+	return out
+}
+
+// Get returns a pinned view of entry idx. The caller must Release it.
+func (j *Journal) Get(idx uint64) (*View, error) {
+	v := new(View)
+	if err := v.open(j, idx); err != nil {
+		return nil, err
+	}
+	v.debug.track(v)
+	return v, nil
+}
+
+// Read calls fn with a reader over entry idx's payload, pinned for the
+// duration of the call. The reader and any bytes borrowed from it are valid
+// only inside fn. Read does not allocate.
+func (j *Journal) Read(idx uint64, fn func(r *stream.Reader) error) error {
+	v, _ := j.viewPool.Get().(*View)
+	if v == nil {
+		v = new(View)
+	}
+	if err := v.open(j, idx); err != nil {
+		j.viewPool.Put(v)
+		return err
+	}
+	err := fn(&v.r)
+	v.released = true
+	v.unpinAll()
+	v.first = nil
+	j.viewPool.Put(v)
+	return err
+}
+
+// ReadBytes appends a copy of entry idx's payload to dst.
+func (j *Journal) ReadBytes(idx uint64, dst []byte) ([]byte, error) {
+	v, _ := j.viewPool.Get().(*View)
+	if v == nil {
+		v = new(View)
+	}
+	if err := v.open(j, idx); err != nil {
+		j.viewPool.Put(v)
+		return dst, err
+	}
+	dst, err := v.AppendTo(dst)
+	v.released = true
+	v.unpinAll()
+	v.first = nil
+	j.viewPool.Put(v)
+	return dst, err
+}
+
+// Iterator reads entries in index order. Each entry is pinned from Next
+// until the following Next or Close; bytes borrowed from it are valid for
+// that long. An Iterator is not safe for concurrent use.
+type Iterator struct {
+	j    *Journal
+	next uint64
+	v    View
+	have bool
+	err  error
+}
+
+// Iter returns an iterator positioned before entry from.
+func (j *Journal) Iter(from uint64) *Iterator {
+	return &Iterator{j: j, next: from}
+}
+
+// Next advances to the next entry. It returns false at the end of the
+// journal (as of the call) or on error; check Err.
+func (it *Iterator) Next() bool {
+	if it.have {
+		it.v.unpinAll()
+		it.have = false
+	}
+	if it.err != nil || it.next > it.j.last.Load() {
+		return false
+	}
+	if err := it.v.open(it.j, it.next); err != nil {
+		it.err = err
+		return false
+	}
+	it.have = true
+	it.next++
+	return true
+}
+
+// Index returns the current entry's index.
+func (it *Iterator) Index() uint64 { return it.v.idx }
+
+// Reader returns a reader over the current entry's payload.
+func (it *Iterator) Reader() *stream.Reader { return &it.v.r }
+
+// Bytes returns the current entry's payload without copying, if it lies in
+// one segment.
+func (it *Iterator) Bytes() ([]byte, bool) { return it.v.Bytes() }
+
+// View returns the current entry's view; it is owned by the iterator and
+// must not be released by the caller.
+func (it *Iterator) View() *View { return &it.v }
+
+// Err returns the error that stopped the iteration, if any.
+func (it *Iterator) Err() error { return it.err }
+
+// Close releases the iterator's pin.
+func (it *Iterator) Close() error {
+	if it.have {
+		it.v.unpinAll()
+		it.have = false
+	}
+	it.next = ^uint64(0)
+	return nil
+}

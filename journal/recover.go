@@ -1,0 +1,507 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/zeebo/xxh3"
+)
+
+// openParallelism bounds the segments opened at once by recovery.
+const openParallelism = 16
+
+// recover loads the meta file and the segments and rebuilds the in-memory
+// state. It runs before the journal is shared, under no lock.
+func (j *Journal) recover() error {
+	names, err := j.fs.List(j.dir)
+	if err != nil {
+		return fmt.Errorf("journal: list %s: %w", j.dir, err)
+	}
+	var segIDs []uint64
+	hasMeta := false
+	for _, n := range names {
+		switch {
+		case n == metaName:
+			hasMeta = true
+		case n == metaName+".tmp":
+			// An interrupted creation: the rename never happened.
+			_ = j.fs.Remove(filepath.Join(j.dir, n))
+		default:
+			if id, ok := parseSegmentName(n); ok {
+				segIDs = append(segIDs, id)
+			}
+		}
+	}
+	slices.Sort(segIDs)
+	metaPath := filepath.Join(j.dir, metaName)
+	if !hasMeta {
+		if len(segIDs) > 0 {
+			return corruptf(metaPath, -1, 0, "meta file missing beside %d segments", len(segIDs))
+		}
+		if j.opts.NoCreate {
+			return fmt.Errorf("%w: no journal in %s", ErrNotFound, j.dir)
+		}
+		if err := j.create(metaPath); err != nil {
+			return err
+		}
+	}
+	st, err := loadMeta(j.fs, metaPath)
+	if err != nil {
+		return err
+	}
+	mf, err := j.fs.Open(metaPath, true)
+	if err != nil {
+		return fmt.Errorf("journal: open %s: %w", metaPath, err)
+	}
+	j.meta = &metaStore{fs: j.fs, path: metaPath, dir: j.dir, file: mf, state: st}
+	j.id = st.journalID
+
+	// Garbage from truncations that crashed before their unlinks landed.
+	var live []uint64
+	var garbage []uint64
+	for _, id := range segIDs {
+		stale := id < st.minSegID ||
+			(st.cut.segID != 0 && id > st.cut.segID && id < st.nextSegID)
+		if stale {
+			garbage = append(garbage, id)
+		} else {
+			live = append(live, id)
+		}
+	}
+	j.nextSegID = max(st.nextSegID, st.minSegID, 1)
+	if len(segIDs) > 0 {
+		j.nextSegID = max(j.nextSegID, segIDs[len(segIDs)-1]+1)
+	}
+
+	segs := make([]*segment, 0, len(live))
+	fail := func(err error) error {
+		for _, s := range segs {
+			s.unpin()
+		}
+		return err
+	}
+	// Segments are opened concurrently: Open's cost is a header and a
+	// trailer read per segment, and on a cold cache those reads overlap.
+	opened := make([]*segment, len(live))
+	errs := make([]error, len(live))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, openParallelism)
+	for i, id := range live {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			opened[i], errs[i] = j.openSegment(id, i == len(live)-1, st)
+		}()
+	}
+	wg.Wait()
+	var firstErr error
+	for i, s := range opened {
+		if errs[i] != nil && firstErr == nil {
+			firstErr = errs[i]
+		}
+		if s != nil {
+			segs = append(segs, s)
+		}
+	}
+	if firstErr != nil {
+		return fail(firstErr)
+	}
+	segs, err = j.settleScanned(segs)
+	if err != nil {
+		return fail(err)
+	}
+	j.segs.Store(&segmentSet{segs: segs})
+
+	// Index bounds.
+	first := st.first
+	last := first - 1
+	if n := len(segs); n > 0 {
+		tail := segs[n-1]
+		last = tail.first + uint64(tail.count.Load()) - 1
+		if tail.open {
+			// Its last entry continues into a segment that does not
+			// exist: an incomplete, unacknowledged entry.
+			last--
+		}
+		if segs[0].first > first && last >= segs[0].first {
+			return fail(corruptf(segs[0].path, 0, first, "meta says the log starts at %d but the first segment starts at %d", first, segs[0].first))
+		}
+	}
+	if last < first-1 {
+		last = first - 1
+	}
+	j.first.Store(first)
+	j.last.Store(last)
+
+	// A tail that needs cutting: an incomplete spanning entry, or a cut
+	// record whose trailer rewrite may not have landed.
+	if n := len(segs); n > 0 && segs[n-1].open {
+		if err := j.truncateBackLocked(last); err != nil {
+			return err
+		}
+	}
+	j.durable.Store(j.last.Load())
+
+	for _, id := range garbage {
+		if err := j.fs.Remove(filepath.Join(j.dir, segmentName(id))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("journal: remove stale segment: %w", err)
+		}
+	}
+	if len(garbage) > 0 {
+		if err := j.fs.SyncDir(j.dir); err != nil {
+			return fmt.Errorf("journal: sync dir %s: %w", j.dir, err)
+		}
+	}
+	// Segments wholly below the first index (a TruncateFront whose unlinks
+	// did not land).
+	return j.dropBelowLocked(first)
+}
+
+// create initialises a new journal: the meta file is written under a
+// temporary name, synced and renamed, so a crash leaves either no journal or
+// a complete one.
+func (j *Journal) create(metaPath string) error {
+	st := metaState{
+		generation: 0,
+		journalID:  randomID(),
+		first:      j.opts.FirstIndex,
+		minSegID:   1,
+		nextSegID:  1,
+	}
+	tmp := metaPath + ".tmp"
+	f, err := j.fs.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("journal: create %s: %w", tmp, err)
+	}
+	var buf [metaSlotSize]byte
+	st.encode(&buf)
+	_, err = f.WriteAt(buf[:], 0)
+	if err == nil {
+		st.generation = 1
+		st.encode(&buf)
+		_, err = f.WriteAt(buf[:], metaSlotSize)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = j.fs.Rename(tmp, metaPath)
+	}
+	if err == nil {
+		err = j.fs.SyncDir(j.dir)
+	}
+	if err != nil {
+		return fmt.Errorf("journal: create %s: %w", metaPath, err)
+	}
+	return nil
+}
+
+// openSegment opens, maps and validates segment id. The last segment, if
+// unsealed, is scanned.
+func (j *Journal) openSegment(id uint64, isLast bool, st metaState) (*segment, error) {
+	path := filepath.Join(j.dir, segmentName(id))
+	f, err := j.fs.Open(path, true)
+	if err != nil {
+		return nil, fmt.Errorf("journal: open %s: %w", path, err)
+	}
+	s := &segment{j: j, id: id, path: path, file: f}
+	s.refs.Store(1)
+	j.liveSegments.Add(1)
+	bad := func(err error) (*segment, error) {
+		s.unpin()
+		return nil, err
+	}
+	var hb [headerSize]byte
+	if n, err := f.ReadAt(hb[:], 0); n < headerSize {
+		return bad(corruptf(path, 0, 0, "short segment header: %v", err))
+	}
+	h, err := decodeSegHeader(hb[:])
+	if err != nil {
+		return bad(&CorruptError{Path: path, Offset: 0, Reason: err.Error(), Err: sentinelOf(err)})
+	}
+	if h.journalID != j.id {
+		return bad(&CorruptError{Path: path, Offset: 16, Reason: fmt.Sprintf("segment of journal %016x in journal %016x", h.journalID, j.id), Err: ErrForeign})
+	}
+	if h.segID != id {
+		return bad(corruptf(path, 24, 0, "header names segment %d", h.segID))
+	}
+	size, err := f.Size()
+	if err != nil {
+		return bad(fmt.Errorf("journal: stat %s: %w", path, err))
+	}
+	if size < h.size {
+		return bad(corruptf(path, size, h.base, "file is %d bytes, header says %d", size, h.size))
+	}
+	s.size, s.base, s.salt = h.size, h.base, segmentSalt(j.id, id)
+	s.cont = h.flags&segFlagContinues != 0
+	s.first = s.base
+	if s.cont {
+		s.first++
+	}
+	// The trailer is read with pread, not through the mapping: a fault on a
+	// cold mapping reads around the faulting page, and Open touches one
+	// page at each end of every segment.
+	var tb [trailerSize]byte
+	if n, err := f.ReadAt(tb[:], s.trailerOff()); n < trailerSize {
+		return bad(corruptf(path, s.trailerOff(), s.first, "short trailer read: %v", err))
+	}
+	mm, err := f.Map(0, int(s.size), true)
+	if err != nil {
+		return bad(fmt.Errorf("journal: map %s: %w", path, err))
+	}
+	s.mm, s.data = mm, mm.Bytes()
+
+	t, sealed := decodeTrailer(tb[:])
+	if sealed && (t.journalID != j.id || t.segID != id) {
+		sealed = false // left over from a recycled file's earlier life
+	}
+	if st.cut.segID == id {
+		// The cut record is authoritative: the trailer rewrite it
+		// protects may not have landed.
+		t = segTrailer{journalID: j.id, segID: id, firstStart: s.first, count: st.cut.count, flags: st.cut.flags, dataEnd: st.cut.dataEnd}
+		if err := s.validateTrailer(t); err != nil {
+			return bad(err)
+		}
+		s.applyTrailer(t)
+		if err := s.seal(); err != nil {
+			return bad(err)
+		}
+		return s, nil
+	}
+	if sealed {
+		if err := s.validateTrailer(t); err != nil {
+			return bad(err)
+		}
+		s.applyTrailer(t)
+		return s, nil
+	}
+	if isLast && st.clean.segID == id && j.trustClean(s, st.clean) {
+		s.writeOff, s.highOff, s.synced = st.clean.dataEnd, st.clean.dataEnd, st.clean.dataEnd
+		j.active = s
+		j.cleanPending = true
+		return s, nil
+	}
+	// Not sealed: the last segment after a crash, or one whose deferred
+	// seal never reached the disk. Scan it; settleScanned decides.
+	s.scan()
+	s.scanned = true
+	if c, ok := decodeCheckpoint(s.data[ckptOff:], s.salt); ok && c.count > s.count.Load() {
+		// The scan stopped inside a prefix a sync made durable: this
+		// is damage to acknowledged entries, not a torn tail.
+		return bad(corruptf(path, s.writeOff, s.first+uint64(s.count.Load()),
+			"chunk fails verification below the durable checkpoint (%d entries, %d bytes)", c.count, c.end))
+	}
+	return s, nil
+}
+
+// settleScanned deals with the segments that had to be scanned. A segment
+// is sealed lazily when the next one is created (its trailer reaches the
+// disk with the next sync), so after a crash any segment may lack its
+// trailer, but then nothing at or after it was ever synced past what the
+// scan finds intact. The log therefore ends at the first scanned segment
+// whose successor does not continue exactly where the scan stopped: later
+// segments are deleted (before sealing, so a crash in between repeats the
+// same decision) and the scanned segments are sealed where their data ends.
+// Appends after a crash go to a new segment, so nothing past a recovered
+// end can ever be revalidated by a later append lining up with it.
+func (j *Journal) settleScanned(segs []*segment) ([]*segment, error) {
+	for i := 0; i+1 < len(segs); i++ {
+		if !segs[i].scanned || chainOK(segs[i], segs[i+1]) {
+			continue
+		}
+		for _, t := range segs[i+1:] {
+			if err := j.fs.Remove(t.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return segs, fmt.Errorf("journal: remove unacknowledged segment: %w", err)
+			}
+			t.unpin()
+		}
+		segs = segs[:i+1]
+		if err := j.fs.SyncDir(j.dir); err != nil {
+			return segs, fmt.Errorf("journal: sync dir %s: %w", j.dir, err)
+		}
+		break
+	}
+	for _, s := range segs {
+		if s.scanned {
+			if err := s.writeTrailer(s.count.Load(), s.writeOff, s.open, true); err != nil {
+				return segs, err
+			}
+			s.scanned = false
+		}
+	}
+	return segs, checkChain(segs)
+}
+
+func (s *segment) validateTrailer(t segTrailer) error {
+	maxCount := (s.size - dataStart - trailerSize) / (chunkHeaderSize + slotSize)
+	if t.firstStart != s.first || int64(t.count) > maxCount ||
+		t.dataEnd < dataStart || t.dataEnd > s.trailerOff()-slotSize*int64(t.count) {
+		return corruptf(s.path, s.trailerOff(), s.first, "trailer out of range: first %d count %d end %d", t.firstStart, t.count, t.dataEnd)
+	}
+	return nil
+}
+
+func (s *segment) applyTrailer(t segTrailer) {
+	s.sealed = true
+	s.count.Store(t.count)
+	s.dataEnd = t.dataEnd
+	s.writeOff, s.highOff, s.synced = t.dataEnd, t.dataEnd, t.dataEnd
+	s.open = t.flags&trailerFlagOpen != 0
+}
+
+// trustClean checks a clean-shutdown record against the segment cheaply: the
+// last entry's chunk must be where the record says.
+func (j *Journal) trustClean(s *segment, c segRecord) bool {
+	if c.dataEnd < dataStart || c.dataEnd > s.trailerOff()-slotSize*int64(c.count) {
+		return false
+	}
+	if c.count == 0 {
+		if c.dataEnd != dataStart && !s.cont {
+			return false
+		}
+		s.count.Store(0)
+		return !s.cont // a lone continuation needs a scan to find its end
+	}
+	s.count.Store(c.count)
+	off := s.slot(c.count - 1)
+	if off < dataStart || off+chunkHeaderSize > c.dataEnd {
+		s.count.Store(0)
+		return false
+	}
+	h, ok := decodeChunkHeader(s.data[off:], s.salt)
+	if !ok || h.index != c.last || (h.kind != kindFull) ||
+		alignUp(off+chunkHeaderSize+int64(h.length)) != c.dataEnd {
+		s.count.Store(0)
+		return false
+	}
+	return true
+}
+
+// scan walks the chunks of an unsealed segment from the start, verifying
+// each, rebuilding the slots, and stops at the first chunk that does not
+// verify: everything from there on is an unacknowledged, torn tail. An entry
+// whose last chunk is missing is not counted. It sets open when the segment
+// ends inside an entry that continues (impossible for the last segment, so
+// the caller truncates it).
+func (s *segment) scan() {
+	off := int64(dataStart)
+	var count uint32
+	next := s.first // index of the next entry to start
+	inEntry := s.cont
+	entryStart := int64(-1) // offset of the First chunk of an entry starting here
+	end := off              // end of the last complete entry
+	for {
+		limit := s.trailerOff() - slotSize*int64(count)
+		if !inEntry {
+			limit -= slotSize // room for the new entry's slot
+		}
+		if off+chunkHeaderSize > limit {
+			break
+		}
+		h, ok := decodeChunkHeader(s.data[off:], s.salt)
+		if !ok || off+chunkHeaderSize+int64(h.length) > limit {
+			break
+		}
+		want := next
+		if inEntry {
+			want = s.base
+			if entryStart >= 0 {
+				want = next
+			}
+		}
+		if h.index != want {
+			break
+		}
+		if inEntry != (h.kind == kindMiddle || h.kind == kindLast) {
+			break
+		}
+		if h.kind == kindMiddle && off+chunkHeaderSize+int64(h.length) != limit {
+			break // a middle chunk fills its segment
+		}
+		payload := s.data[off+chunkHeaderSize : off+chunkHeaderSize+int64(h.length)]
+		if xxh3.Hash(payload) != h.sum {
+			break
+		}
+		cend := off + chunkHeaderSize + int64(h.length)
+		if h.kind == kindFirst && cend != limit {
+			break // a first chunk is framed only when its segment is full
+		}
+		if h.kind == kindFull || h.kind == kindFirst {
+			s.setSlot(count, off)
+			entryStart = off
+		}
+		off = alignUp(cend)
+		switch h.kind {
+		case kindFull:
+			count++
+			next++
+			end = off
+			entryStart = -1
+		case kindLast:
+			if entryStart >= 0 {
+				count++
+				next++
+			}
+			// else: the continuation of the entry that opened this
+			// segment is complete.
+			inEntry = false
+			end = off
+			entryStart = -1
+		case kindFirst:
+			// The entry continues in the next segment, if that exists
+			// and agrees (settleScanned checks).
+			s.scanEnd(count+1, cend, true)
+			return
+		case kindMiddle:
+			s.scanEnd(count, cend, true) // checked above to fill the segment
+			return
+		}
+	}
+	s.scanEnd(count, end, false)
+	if s.cont && end == dataStart {
+		// The opening continuation did not complete: the entry that
+		// started in the previous segment is incomplete. Marking the
+		// segment open makes recovery cut that entry off.
+		s.open = true
+	}
+}
+
+func (s *segment) scanEnd(count uint32, end int64, open bool) {
+	s.count.Store(count)
+	s.writeOff, s.highOff, s.synced = end, end, 0
+	s.open = open
+}
+
+// checkChain verifies that consecutive segments continue each other's
+// indexes, so a missing segment is reported rather than skipped.
+func checkChain(segs []*segment) error {
+	for i := 1; i < len(segs); i++ {
+		p, s := segs[i-1], segs[i]
+		if !chainOK(p, s) {
+			wantBase := p.first + uint64(p.count.Load())
+			if p.open {
+				wantBase--
+			}
+			return corruptf(s.path, 0, wantBase, "segment base %d (continuation %v) does not follow %s (next %d, open %v)", s.base, s.cont, filepath.Base(p.path), wantBase, p.open)
+		}
+	}
+	return nil
+}
+
+// chainOK reports whether s continues p: it starts with the entry after
+// p's last, or with the continuation of p's open entry.
+func chainOK(p, s *segment) bool {
+	want := p.first + uint64(p.count.Load())
+	if p.open {
+		want--
+	}
+	return s.base == want && s.cont == p.open
+}

@@ -1,0 +1,137 @@
+package journal
+
+import (
+	"encoding/binary"
+	"sync/atomic"
+
+	"github.com/spoolhq/spool/mmapio"
+)
+
+// segment is one segment file, mapped whole.
+//
+// Lifetime: refs starts at 1, the reference held by the segment set that
+// lists the segment. Readers pin (tryPin) before touching data and unpin
+// after. When a truncation drops the segment from the set it calls unpin
+// for the set's reference; whoever takes refs to zero unmaps and closes the
+// file. Pinning fails once refs has reached zero, and the reader retries
+// against the current set. So a mapping is never unmapped under a reader
+// (DESIGN invariant 7).
+type segment struct {
+	j     *Journal
+	id    uint64
+	path  string
+	salt  uint64
+	size  int64
+	base  uint64 // header base index
+	cont  bool   // opens with a continuation of entry base
+	first uint64 // index of the first entry that starts here
+
+	file mmapio.File
+	mm   mmapio.Mapping
+	data []byte // mm.Bytes()
+
+	refs atomic.Int64
+
+	// count is the number of published entries starting in this segment.
+	// Written by the appender (under Journal.mu) after an entry's slot is
+	// in place; readers load it. Sealed segments never change it except
+	// by truncation, which publishes a new segment set.
+	count atomic.Uint32
+
+	// Appender state, guarded by Journal.mu.
+	sealed    bool
+	writeOff  int64 // next chunk offset (active segment)
+	highOff   int64 // highest offset written since the last sync: syncs cover up to here
+	synced    int64 // data below this offset is durable
+	open      bool  // sealed with its last counted entry continuing (trailer flag)
+	dataEnd   int64 // sealed: end of data
+	removed   bool  // file unlinked
+	scanned   bool  // recovery scanned it (no valid trailer)
+	faultedTo int64 // pages below this offset have been prefaulted
+	// Durable prefix known after the last sync round, to be recorded in
+	// the segment's checkpoint by the next round.
+	ckptNext    checkpoint
+	ckptWritten int64 // end recorded by the checkpoint on disk (or being synced)
+}
+
+func (s *segment) trailerOff() int64 { return s.size - trailerSize }
+
+// slotOff returns the file offset of slot i.
+func (s *segment) slotOff(i uint32) int64 { return s.trailerOff() - slotSize*int64(i+1) }
+
+func (s *segment) slot(i uint32) int64 {
+	return int64(binary.LittleEndian.Uint32(s.data[s.slotOff(i):]))
+}
+
+func (s *segment) setSlot(i uint32, off int64) {
+	binary.LittleEndian.PutUint32(s.data[s.slotOff(i):], uint32(off))
+}
+
+// tryPin takes a reference unless the segment is already released.
+func (s *segment) tryPin() bool {
+	for {
+		n := s.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if s.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// unpin drops a reference; the last one unmaps and closes.
+func (s *segment) unpin() {
+	if s.refs.Add(-1) == 0 {
+		s.release()
+	}
+}
+
+func (s *segment) release() {
+	if s.mm != nil {
+		_ = s.mm.Unmap()
+	}
+	if s.file != nil {
+		_ = s.file.Close()
+	}
+	if s.j != nil {
+		s.j.liveSegments.Add(-1)
+	}
+}
+
+// segmentSet is an immutable, ordered list of the journal's segments. The
+// journal publishes a new set on roll and truncation; readers load the
+// current one without locks.
+type segmentSet struct {
+	segs []*segment
+}
+
+// find returns the segment in which entry idx starts: the last segment
+// whose first start index is <= idx. Segments holding only the middle of a
+// longer entry share their successor's first index and are skipped by
+// taking the last match.
+func (ss *segmentSet) find(idx uint64) *segment {
+	lo, hi := 0, len(ss.segs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if ss.segs[m].first <= idx {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == 0 {
+		return nil
+	}
+	return ss.segs[lo-1]
+}
+
+// next returns the segment after s in the set, or nil.
+func (ss *segmentSet) next(s *segment) *segment {
+	for i, t := range ss.segs {
+		if t == s && i+1 < len(ss.segs) {
+			return ss.segs[i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"time"
+)
+
+// newSegmentLocked creates, reserves, maps and publishes a new active
+// segment whose first chunk belongs to entry base (a continuation of it when
+// cont is set). The segment's header is durable, and its directory entry too,
+// before it is used: a later segment may only exist if every earlier one is
+// sealed (see seal).
+func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
+	if j.cleanPending {
+		if err := j.clearCleanLocked(); err != nil {
+			return nil, err
+		}
+	}
+	id := j.nextSegID
+	path := filepath.Join(j.dir, segmentName(id))
+	f, err := j.fs.Create(path)
+	if errors.Is(err, fs.ErrExist) {
+		// A file left by a crash between create and header sync; it
+		// holds nothing acknowledged.
+		if rerr := j.fs.Remove(path); rerr == nil {
+			f, err = j.fs.Create(path)
+		}
+	}
+	if err != nil {
+		return nil, j.fail(fmt.Errorf("create %s: %w", path, err))
+	}
+	s := &segment{j: j, id: id, path: path, file: f, size: j.opts.SegmentSize, base: base, cont: cont}
+	s.refs.Store(1)
+	j.liveSegments.Add(1)
+	s.salt = segmentSalt(j.id, id)
+	s.first = base
+	if cont {
+		s.first++
+	}
+	s.writeOff, s.highOff, s.synced = dataStart, dataStart, dataStart
+	abort := func(err error) (*segment, error) {
+		s.unpin()
+		_ = j.fs.Remove(path)
+		return nil, err
+	}
+	if err := f.Allocate(s.size); err != nil {
+		// A full disk lands here, not as a SIGBUS later. The journal
+		// stays usable: nothing was acknowledged into this segment.
+		return abort(fmt.Errorf("journal: reserve %d bytes for %s: %w", s.size, path, err))
+	}
+	h := segHeader{version: FormatVersion, journalID: j.id, segID: id, base: base, size: s.size, created: time.Now().UnixNano()}
+	if cont {
+		h.flags |= segFlagContinues
+	}
+	var hb [headerSize]byte
+	h.encode(hb[:])
+	if _, err := f.WriteAt(hb[:], 0); err != nil {
+		return abort(j.fail(fmt.Errorf("write header %s: %w", path, err)))
+	}
+	if err := f.Sync(); err != nil {
+		return abort(j.fail(fmt.Errorf("sync %s: %w", path, err)))
+	}
+	if err := j.fs.SyncDir(j.dir); err != nil {
+		return abort(j.fail(fmt.Errorf("sync dir %s: %w", j.dir, err)))
+	}
+	mm, err := f.Map(0, int(s.size), true)
+	if err != nil {
+		return abort(fmt.Errorf("journal: map %s: %w", path, err))
+	}
+	s.mm, s.data = mm, mm.Bytes()
+	j.nextSegID = id + 1
+	old := j.segs.Load()
+	segs := make([]*segment, len(old.segs), len(old.segs)+1)
+	copy(segs, old.segs)
+	j.segs.Store(&segmentSet{segs: append(segs, s)})
+	j.active = s
+	return s, nil
+}
+
+// seal writes the segment's trailer for its current count and write
+// offset and makes the whole segment durable.
+func (s *segment) seal() error {
+	return s.writeTrailer(s.count.Load(), s.writeOff, s.open, true)
+}
+
+// writeTrailer seals the segment: count entries start in it, its data ends
+// at end, and open says the last counted entry continues into the next
+// segment. After it the segment never takes another chunk.
+//
+// With durable set the whole segment (data, slots, trailer) is synced now.
+// Otherwise the seal is deferred to the next sync round, which syncs
+// pending seals before the active segment; so a roll costs no sync on the
+// append path, and after a crash an unsealed segment that is not the last
+// means nothing after it was ever synced (see settleScanned). The caller
+// holds the writer lock.
+func (s *segment) writeTrailer(count uint32, end int64, open, durable bool) error {
+	s.sealed, s.dataEnd, s.open = true, end, open
+	t := segTrailer{journalID: s.j.id, segID: s.id, firstStart: s.first, count: count, dataEnd: end}
+	if open {
+		t.flags |= trailerFlagOpen
+	}
+	t.encode(s.data[s.trailerOff():])
+	if !durable {
+		if s.tryPin() {
+			s.j.pendingSeals = append(s.j.pendingSeals, s)
+		}
+		return nil
+	}
+	if err := s.mm.Sync(0, int(s.size)); err != nil {
+		return s.j.fail(fmt.Errorf("seal %s: %w", s.path, err))
+	}
+	s.synced = max(s.synced, end)
+	return nil
+}
+
+// flushSealsLocked makes every pending seal durable, in segment order. It
+// runs under the writer lock (truncations, Close); sync rounds take the
+// list instead and sync outside the lock.
+func (j *Journal) flushSealsLocked() error {
+	pending := j.pendingSeals
+	j.pendingSeals = nil
+	return j.syncSeals(pending)
+}
+
+// syncSeals syncs the given sealed segments and drops their pins.
+func (j *Journal) syncSeals(pending []*segment) error {
+	var err error
+	for _, s := range pending {
+		if err == nil && j.failed.Load() == nil {
+			if serr := s.mm.Sync(0, int(s.size)); serr != nil {
+				err = j.fail(fmt.Errorf("seal %s: %w", s.path, serr))
+			}
+		}
+		s.unpin()
+	}
+	if err == nil {
+		err = j.Err()
+	}
+	return err
+}
+
+// clearCleanLocked removes the clean-shutdown record before the first
+// mutation after a clean open: from then on the active segment may grow
+// past it, and a crash must lead to a scan.
+func (j *Journal) clearCleanLocked() error {
+	j.meta.mu.Lock()
+	defer j.meta.mu.Unlock()
+	st := j.meta.state
+	st.clean = segRecord{}
+	if err := j.meta.writeLocked(st, true); err != nil {
+		return j.fail(err)
+	}
+	j.cleanPending = false
+	return nil
+}

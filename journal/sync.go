@@ -1,0 +1,154 @@
+package journal
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+)
+
+// waitDurable returns once entry idx is durable. If no sync round is running
+// the caller runs one; otherwise it waits for the running round and, if that
+// round started before idx was written, for the next. Waiting is a broadcast
+// (a channel closed at the end of each round), not a queue per waiter.
+func (j *Journal) waitDurable(ctx context.Context, idx uint64) error {
+	for {
+		if j.durable.Load() >= idx {
+			return nil
+		}
+		if err := j.Err(); err != nil {
+			return err
+		}
+		if j.closed.Load() {
+			return ErrClosed
+		}
+		if idx > j.last.Load() {
+			return fmt.Errorf("%w: wait for %d beyond last index %d", ErrOutOfRange, idx, j.last.Load())
+		}
+		j.syncMu.Lock()
+		if !j.syncRunning {
+			j.syncRunning = true
+			done := j.syncDone
+			j.syncMu.Unlock()
+			err := j.syncRound()
+			j.syncMu.Lock()
+			j.syncRunning = false
+			j.syncDone = make(chan struct{})
+			j.syncMu.Unlock()
+			close(done)
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		done := j.syncDone
+		j.syncMu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// syncRound makes everything appended before it started durable: one msync
+// of the active segment's unsynced range (earlier segments were synced when
+// sealed).
+func (j *Journal) syncRound() error {
+	// Let appenders that are mid-append publish first, so that this round
+	// covers them instead of leaving them for the next: with many
+	// concurrent durable appenders this is what makes one sync serve many.
+	// Wait for a quiet moment (no appender mid-append and LastIndex not
+	// moving between yields), bounded: a lone appender pays one yield.
+	prev, quiet := j.last.Load(), 0
+	for range 256 {
+		runtime.Gosched()
+		cur := j.last.Load()
+		if cur != prev || j.appending.Load() != 0 {
+			prev, quiet = cur, 0
+			continue
+		}
+		if quiet++; quiet == 3 {
+			break
+		}
+	}
+	j.mu.Lock()
+	seals := j.pendingSeals
+	j.pendingSeals = nil
+	s := j.active
+	last := j.last.Load()
+	var from, to int64
+	var ckpt checkpoint
+	if s != nil && s.tryPin() {
+		from, to = s.synced, s.highOff
+		// No append is in progress (we hold the writer lock), so the
+		// write offset ends the last published entry.
+		ckpt = checkpoint{end: s.writeOff, count: s.count.Load(), last: last}
+		if s.ckptNext.end > s.ckptWritten {
+			// Record the previous round's durable prefix; this
+			// round's msync carries it.
+			s.ckptNext.encode(s.data[ckptOff:], s.salt)
+			s.ckptWritten = s.ckptNext.end
+			from = 0
+		}
+	} else {
+		s = nil
+	}
+	j.mu.Unlock()
+	// Sealed segments first: a segment is durable only after every
+	// earlier one is.
+	if err := j.syncSeals(seals); err != nil {
+		if s != nil {
+			s.unpin()
+		}
+		return err
+	}
+	if s != nil {
+		defer s.unpin()
+		if to > from {
+			if err := s.mm.Sync(int(from), int(to-from)); err != nil {
+				return j.fail(fmt.Errorf("sync %s [%d,%d): %w", s.path, from, to, err))
+			}
+		}
+	}
+	j.mu.Lock()
+	if s != nil && s.synced < to {
+		s.synced = to
+	}
+	if s != nil && ckpt.end > s.ckptNext.end {
+		s.ckptNext = ckpt
+	}
+	// A truncation during the round may have lowered last; never claim
+	// more than exists.
+	last = min(last, j.last.Load())
+	if j.durable.Load() < last {
+		j.durable.Store(last)
+	}
+	j.mu.Unlock()
+	return nil
+}
+
+// wakeWaiters ends every wait so waiters notice failure or close.
+func (j *Journal) wakeWaiters() {
+	j.syncMu.Lock()
+	if !j.syncRunning {
+		close(j.syncDone)
+		j.syncDone = make(chan struct{})
+	}
+	j.syncMu.Unlock()
+}
+
+// committer is the GroupCommit background loop: whenever entries are
+// waiting, one sync covers all of them.
+func (j *Journal) committer() {
+	defer j.flushWG.Done()
+	for {
+		select {
+		case <-j.flushStop:
+			return
+		case <-j.flushWake:
+		}
+		if err := j.waitDurable(context.Background(), j.last.Load()); err != nil {
+			return
+		}
+	}
+}

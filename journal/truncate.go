@@ -1,0 +1,237 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+)
+
+// TruncateFront discards every entry below idx (log compaction): FirstIndex
+// becomes idx. Segments holding only discarded entries are unlinked at once
+// and their disk space is reclaimed as soon as no reader pins them; readers
+// of other segments are not waited for. If idx is past LastIndex()+1 the
+// journal becomes empty and its next append gets index idx.
+//
+// The new first index is durable when TruncateFront returns.
+func (j *Journal) TruncateFront(idx uint64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.checkWritable(); err != nil {
+		return err
+	}
+	if idx <= j.first.Load() {
+		return nil
+	}
+	if idx > j.last.Load()+1 {
+		return j.resetLocked(idx)
+	}
+	if j.cleanPending {
+		if err := j.clearCleanLocked(); err != nil {
+			return err
+		}
+	}
+	if err := j.flushSealsLocked(); err != nil {
+		return err
+	}
+	j.meta.mu.Lock()
+	st := j.meta.state
+	st.first = idx
+	err := j.meta.writeLocked(st, true)
+	j.meta.mu.Unlock()
+	if err != nil {
+		return j.fail(err)
+	}
+	j.first.Store(idx)
+	return j.dropBelowLocked(idx)
+}
+
+// dropBelowLocked unlinks the segments that hold no chunk of any entry at
+// or above first.
+func (j *Journal) dropBelowLocked(first uint64) error {
+	ss := j.segs.Load()
+	keepFrom := len(ss.segs)
+	if first <= j.last.Load() {
+		keep := ss.find(first)
+		for i, s := range ss.segs {
+			if s == keep {
+				keepFrom = i
+				break
+			}
+		}
+		if keep == nil {
+			keepFrom = 0
+		}
+	}
+	if keepFrom == 0 {
+		return nil
+	}
+	return j.removeSegmentsLocked(ss, 0, keepFrom)
+}
+
+// removeSegmentsLocked publishes a set without segs[from:to], then unlinks
+// their files and syncs the directory. Each removed segment is unmapped
+// when its last reader lets go.
+func (j *Journal) removeSegmentsLocked(ss *segmentSet, from, to int) error {
+	segs := make([]*segment, 0, len(ss.segs)-(to-from))
+	segs = append(segs, ss.segs[:from]...)
+	segs = append(segs, ss.segs[to:]...)
+	j.segs.Store(&segmentSet{segs: segs})
+	var firstErr error
+	for _, s := range ss.segs[from:to] {
+		if s == j.active {
+			j.active = nil
+		}
+		s.removed = true
+		if err := j.fs.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) && firstErr == nil {
+			firstErr = err
+		}
+		s.unpin()
+	}
+	if err := j.fs.SyncDir(j.dir); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	if firstErr != nil {
+		return j.fail(fmt.Errorf("remove segments: %w", firstErr))
+	}
+	return nil
+}
+
+// TruncateBack discards every entry above idx: LastIndex becomes idx (the
+// journal is empty if idx is FirstIndex()-1). Appends then continue at
+// idx+1. The truncation is durable when TruncateBack returns, and no
+// discarded entry can reappear after a crash, even when new entries line
+// up with old frame boundaries: the cut segment is sealed and appends go to
+// a new segment, whose chunks carry a different salt.
+//
+// Readers holding views of discarded entries keep valid bytes until they
+// release them.
+func (j *Journal) TruncateBack(idx uint64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.checkWritable(); err != nil {
+		return err
+	}
+	if idx >= j.last.Load() {
+		return nil
+	}
+	if idx+1 < j.first.Load() {
+		return fmt.Errorf("%w: truncate back to %d below first index %d", ErrInvalidIndex, idx, j.first.Load())
+	}
+	if j.cleanPending {
+		if err := j.clearCleanLocked(); err != nil {
+			return err
+		}
+	}
+	return j.truncateBackLocked(idx)
+}
+
+// truncateBackLocked cuts the log after entry last, which must be at most
+// LastIndex: the cut lies at the first chunk of entry last+1.
+func (j *Journal) truncateBackLocked(last uint64) error {
+	c := j.segs.Load().find(last + 1)
+	var off int64
+	if c != nil {
+		off = c.slot(uint32(last + 1 - c.first)) // a published entry: its slot is set
+	}
+	return j.cutLocked(last, c, off)
+}
+
+// cutLocked cuts the log after entry last at offset off of segment c, where
+// entry last+1 starts (c nil: no entry survives in any segment). The cut is
+// recorded in the meta file first (durably), then c is sealed at off and
+// later segments are unlinked. Recovery re-applies the meta record, so a
+// crash at any step leaves either the old log or the cut one.
+func (j *Journal) cutLocked(last uint64, c *segment, off int64) error {
+	if err := j.flushSealsLocked(); err != nil {
+		return err
+	}
+	ss := j.segs.Load()
+	cutPos := -1
+	for i, s := range ss.segs {
+		if s == c {
+			cutPos = i
+		}
+	}
+	if c != nil && cutPos < 0 {
+		return j.fail(fmt.Errorf("cut: segment %s is not in the set", c.path))
+	}
+	var count uint32
+	if c != nil {
+		count = uint32(last + 1 - c.first)
+	}
+	j.meta.mu.Lock()
+	st := j.meta.state
+	st.nextSegID = j.nextSegID
+	if c == nil {
+		st.cut = segRecord{}
+		st.minSegID = j.nextSegID
+	} else {
+		st.cut = segRecord{segID: c.id, dataEnd: off, count: count, last: last}
+	}
+	err := j.meta.writeLocked(st, true)
+	j.meta.mu.Unlock()
+	if err != nil {
+		return j.fail(err)
+	}
+	j.last.Store(last)
+	if j.durable.Load() > last {
+		j.durable.Store(last)
+	}
+	if c == nil {
+		if len(ss.segs) == 0 {
+			return nil
+		}
+		return j.removeSegmentsLocked(ss, 0, len(ss.segs))
+	}
+	c.count.Store(count)
+	c.writeOff = off
+	if err := c.writeTrailer(count, off, false, true); err != nil {
+		return err
+	}
+	if j.active == c {
+		j.active = nil
+	}
+	if cutPos+1 < len(ss.segs) {
+		return j.removeSegmentsLocked(ss, cutPos+1, len(ss.segs))
+	}
+	return nil
+}
+
+// Reset discards every entry and makes next the index of the next append
+// (and FirstIndex). Use it when a Raft follower installs a snapshot past
+// its log. It is durable when it returns.
+func (j *Journal) Reset(next uint64) error {
+	if next == 0 {
+		return fmt.Errorf("%w: index 0", ErrInvalidIndex)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.checkWritable(); err != nil {
+		return err
+	}
+	return j.resetLocked(next)
+}
+
+func (j *Journal) resetLocked(next uint64) error {
+	j.meta.mu.Lock()
+	st := j.meta.state
+	st.first = next
+	st.minSegID = j.nextSegID
+	st.nextSegID = j.nextSegID
+	st.cut = segRecord{}
+	st.clean = segRecord{}
+	err := j.meta.writeLocked(st, true)
+	j.meta.mu.Unlock()
+	if err != nil {
+		return j.fail(err)
+	}
+	j.cleanPending = false
+	j.first.Store(next)
+	j.last.Store(next - 1)
+	j.durable.Store(next - 1)
+	ss := j.segs.Load()
+	if len(ss.segs) == 0 {
+		return nil
+	}
+	return j.removeSegmentsLocked(ss, 0, len(ss.segs))
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test command named in the README: every package under the race
+# detector, the spooldebug build of the journal, and a short run of each fuzz
+# target. Long runs: SPOOL_FUZZTIME=10m ./test.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+go test -race -count=1 ./...
+go test -race -count=1 -tags spooldebug ./journal/
+fuzztime="${SPOOL_FUZZTIME:-5s}"
+for pkg in $(go list ./...); do
+  for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
+    echo "fuzz $pkg $target ($fuzztime)"
+    go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg"
+  done
+done
