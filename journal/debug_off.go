@@ -4,6 +4,9 @@ package journal
 
 // debugState is empty in normal builds: use after release is reported as
 // ErrReleased by every View method.
+// debugViews reports whether use after release panics (spooldebug builds).
+const debugViews = false
+
 type debugState struct{}
 
 func (debugState) track(*View)      {}

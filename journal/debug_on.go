@@ -11,6 +11,9 @@ import (
 // debugState, in builds with the spooldebug tag, remembers where a View was
 // released and panics on any later use or second release, naming that
 // place; a View collected without being released is reported on stderr.
+// debugViews reports whether use after release panics (spooldebug builds).
+const debugViews = true
+
 type debugState struct {
 	releasedAt string
 }

@@ -505,6 +505,13 @@ func TestIteratorAndViews(t *testing.T) {
 		t.Fatal("view bytes")
 	}
 	v.Release()
+	if debugViews {
+		defer func() {
+			if r := recover(); r == nil {
+				t.Fatal("spooldebug: use after release did not panic")
+			}
+		}()
+	}
 	if _, err := v.AppendTo(nil); !errors.Is(err, ErrReleased) {
 		t.Fatalf("after release: %v", err)
 	}
