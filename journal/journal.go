@@ -207,7 +207,7 @@ func (j *Journal) closeCleanLocked() error {
 	defer j.meta.mu.Unlock()
 	st := j.meta.state
 	st.clean = segRecord{segID: s.id, dataEnd: s.writeOff, count: s.count.Load(), last: j.last.Load()}
-	return j.meta.writeLocked(st, true)
+	return j.meta.writeLocked(j.withIDHigh(st), true)
 }
 
 // releaseAll drops the set's reference to every segment.
@@ -284,4 +284,13 @@ func (j *Journal) WaitDurable(ctx context.Context, idx uint64) error {
 // Sync makes every appended entry durable.
 func (j *Journal) Sync() error {
 	return j.waitDurable(context.Background(), j.last.Load())
+}
+
+// withIDHigh records in st that no segment ID at or above j.nextSegID has
+// been used, so that a reopened journal never reuses the ID of a deleted
+// segment (which a cut or clean record could still name). The caller holds
+// the writer lock.
+func (j *Journal) withIDHigh(st metaState) metaState {
+	st.idHigh = max(st.idHigh, j.nextSegID)
+	return st
 }

@@ -23,20 +23,23 @@ import (
 //	 24  u64 journal ID
 //	 32  u64 first index (logical; entries below it are compacted)
 //	 40  u64 min segment ID (segments with lower IDs are garbage)
-//	 48  u64 next segment ID (every segment that existed at the last cut or
-//	         reset has a lower ID)
+//	 48  u64 cut bound (every segment that existed at the last cut or reset
+//	         has a lower ID: with a cut, IDs between the cut segment and
+//	         this bound are stale)
 //	 56  cut:   u64 segment ID (0 = none), u64 data end, u32 count,
 //	            u32 flags, u64 last index
 //	 88  clean: u64 segment ID (0 = none), u64 data end, u32 count,
 //	            u32 reserved, u64 last index
-//	120  u16 key count, then per key: u8 key length, u16 value length,
+//	120  u64 ID bound: no segment ID at or above it was ever used (IDs are
+//	         never reused, so no record can ever name a later segment)
+//	128  u16 key count, then per key: u8 key length, u16 value length,
 //	         key, value
 //	  …  zero padding
 //	4088 u64 xxh3 of bytes [0, 4088)
 const (
 	metaName      = "META"
 	metaSlotSize  = 4096
-	metaFixedSize = 120
+	metaFixedSize = 128
 	metaSumOff    = metaSlotSize - 8
 	// MaxMetaSize is the room for caller keys and values in the meta
 	// store, counting 3 bytes of overhead per key.
@@ -62,6 +65,7 @@ type metaState struct {
 	nextSegID  uint64
 	cut        segRecord
 	clean      segRecord
+	idHigh     uint64
 	kv         []metaKV // sorted by key
 }
 
@@ -89,8 +93,9 @@ func (m *metaState) encode(b *[metaSlotSize]byte) {
 	binary.LittleEndian.PutUint64(b[48:], m.nextSegID)
 	putSegRecord(b[56:88], m.cut)
 	putSegRecord(b[88:120], m.clean)
-	binary.LittleEndian.PutUint16(b[120:], uint16(len(m.kv)))
-	p := 122
+	binary.LittleEndian.PutUint64(b[120:], m.idHigh)
+	binary.LittleEndian.PutUint16(b[128:], uint16(len(m.kv)))
+	p := 130
 	for _, kv := range m.kv {
 		b[p] = byte(len(kv.key))
 		binary.LittleEndian.PutUint16(b[p+1:], uint16(len(kv.value)))
@@ -149,8 +154,9 @@ func decodeMetaSlot(b []byte) (metaState, error) {
 	m.nextSegID = binary.LittleEndian.Uint64(b[48:])
 	m.cut = getSegRecord(b[56:88])
 	m.clean = getSegRecord(b[88:120])
-	n := int(binary.LittleEndian.Uint16(b[120:]))
-	p := 122
+	m.idHigh = binary.LittleEndian.Uint64(b[120:])
+	n := int(binary.LittleEndian.Uint16(b[128:]))
+	p := 130
 	for i := 0; i < n; i++ {
 		if p+3 > metaSumOff {
 			return m, fmt.Errorf("%w: meta slot: key %d header past end", ErrCorrupt, i)

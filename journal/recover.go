@@ -72,7 +72,7 @@ func (j *Journal) recover() error {
 			live = append(live, id)
 		}
 	}
-	j.nextSegID = max(st.nextSegID, st.minSegID, 1)
+	j.nextSegID = max(st.nextSegID, st.minSegID, st.idHigh, 1)
 	if len(segIDs) > 0 {
 		j.nextSegID = max(j.nextSegID, segIDs[len(segIDs)-1]+1)
 	}
@@ -159,7 +159,20 @@ func (j *Journal) recover() error {
 	}
 	// Segments wholly below the first index (a TruncateFront whose unlinks
 	// did not land).
-	return j.dropBelowLocked(first)
+	if err := j.dropBelowLocked(first); err != nil {
+		return err
+	}
+	if j.nextSegID > st.idHigh {
+		// Record the ID bound before anything is appended: segments
+		// deleted above may have held the highest IDs.
+		j.meta.mu.Lock()
+		err := j.meta.writeLocked(j.withIDHigh(j.meta.state), true)
+		j.meta.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // create initialises a new journal: the meta file is written under a

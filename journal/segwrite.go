@@ -150,7 +150,7 @@ func (j *Journal) clearCleanLocked() error {
 	defer j.meta.mu.Unlock()
 	st := j.meta.state
 	st.clean = segRecord{}
-	if err := j.meta.writeLocked(st, true); err != nil {
+	if err := j.meta.writeLocked(j.withIDHigh(st), true); err != nil {
 		return j.fail(err)
 	}
 	j.cleanPending = false

@@ -36,7 +36,7 @@ func (j *Journal) TruncateFront(idx uint64) error {
 	j.meta.mu.Lock()
 	st := j.meta.state
 	st.first = idx
-	err := j.meta.writeLocked(st, true)
+	err := j.meta.writeLocked(j.withIDHigh(st), true)
 	j.meta.mu.Unlock()
 	if err != nil {
 		return j.fail(err)
@@ -168,7 +168,7 @@ func (j *Journal) cutLocked(last uint64, c *segment, off int64) error {
 	} else {
 		st.cut = segRecord{segID: c.id, dataEnd: off, count: count, last: last}
 	}
-	err := j.meta.writeLocked(st, true)
+	err := j.meta.writeLocked(j.withIDHigh(st), true)
 	j.meta.mu.Unlock()
 	if err != nil {
 		return j.fail(err)
@@ -220,7 +220,7 @@ func (j *Journal) resetLocked(next uint64) error {
 	st.nextSegID = j.nextSegID
 	st.cut = segRecord{}
 	st.clean = segRecord{}
-	err := j.meta.writeLocked(st, true)
+	err := j.meta.writeLocked(j.withIDHigh(st), true)
 	j.meta.mu.Unlock()
 	if err != nil {
 		return j.fail(err)
