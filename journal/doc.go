@@ -8,9 +8,11 @@
 //
 // # Files
 //
-//	DIR/LOCK                 advisory lock held while open
-//	DIR/META                 two checksummed slots (journal state, caller keys)
-//	DIR/0000000000000001.seg segments, named by a 64-bit id in hex
+//	DIR/LOCK        advisory lock held while open
+//	DIR/META        two checksummed slots (journal state, caller keys)
+//	DIR/<id>-<first>.seg
+//	                segments, named by their 64-bit ID and the index of the
+//	                first entry that starts in them, both in 16 hex digits
 //
 // # Segment format, version 1
 //
@@ -62,10 +64,14 @@
 //
 // # Recovery
 //
-// Sealing syncs the whole segment before the next one is created, so every
-// segment but the last has a valid trailer, and Open costs O(segments): a
-// header and a trailer each. The last segment is trusted up to the meta
-// file's clean-shutdown record when Close wrote one, and scanned otherwise;
+// Open lays out the index from the directory listing (segment names carry
+// their first index) and loads only the tail: the last segment and, after a
+// crash, the segments back to the first one whose trailer is durable (seals
+// are synced in order). Every other segment is validated (header, trailer,
+// the count its successor's name implies) on first access, so Open costs a
+// handful of reads however long the log. The last segment is trusted up to
+// the meta file's clean-shutdown record when Close wrote one, and scanned
+// otherwise;
 // the scan stops at the first chunk that does not verify (a torn,
 // unacknowledged tail), seals the segment there, and later appends go to a
 // new segment, so nothing past the recovered end can ever be revalidated.

@@ -231,25 +231,34 @@ func decodeChunkHeader(b []byte, salt uint64) (c chunkHeader, ok bool) {
 	return c, true
 }
 
-func segmentName(id uint64) string { return fmt.Sprintf("%016x.seg", id) }
+// segmentName names a segment file by its ID and the index of the first
+// entry that starts in it, so that Open can lay out the index from the
+// directory listing alone and validate old segments on first access.
+func segmentName(id, first uint64) string { return fmt.Sprintf("%016x-%016x.seg", id, first) }
 
-// parseSegmentName returns the id of a segment file name.
-func parseSegmentName(name string) (uint64, bool) {
-	if len(name) != 20 || name[16:] != ".seg" {
-		return 0, false
+// parseSegmentName returns the ID and first index of a segment file name.
+func parseSegmentName(name string) (id, first uint64, ok bool) {
+	if len(name) != 37 || name[16] != '-' || name[33:] != ".seg" {
+		return 0, 0, false
 	}
-	var id uint64
-	for _, c := range name[:16] {
+	id, ok1 := parseHex(name[:16])
+	first, ok2 := parseHex(name[17:33])
+	return id, first, ok1 && ok2
+}
+
+func parseHex(s string) (uint64, bool) {
+	var v uint64
+	for _, c := range s {
 		switch {
 		case c >= '0' && c <= '9':
-			id = id<<4 | uint64(c-'0')
+			v = v<<4 | uint64(c-'0')
 		case c >= 'a' && c <= 'f':
-			id = id<<4 | uint64(c-'a'+10)
+			v = v<<4 | uint64(c-'a'+10)
 		default:
 			return 0, false
 		}
 	}
-	return id, true
+	return v, true
 }
 
 // A checkpoint lies in the segment's first page, after the header: the end

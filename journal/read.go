@@ -23,6 +23,10 @@ func (j *Journal) pinEntry(idx uint64) (*segment, int64, error) {
 		if s == nil || !s.tryPin() {
 			continue // raced a truncation: reload
 		}
+		if err := s.ensure(); err != nil {
+			s.unpin()
+			return nil, 0, err
+		}
 		i := idx - s.first
 		if i >= uint64(s.count.Load()) {
 			s.unpin()
@@ -126,6 +130,9 @@ func (v *View) measure(s *segment) error {
 			return fmt.Errorf("%w: entry %d was truncated while being read", ErrOutOfRange, v.idx)
 		}
 		v.pin(t)
+		if err := t.ensure(); err != nil {
+			return err
+		}
 		h, _, err := t.chunkAt(dataStart, v.idx, kindMiddle, kindLast)
 		if err != nil {
 			return err

@@ -1,18 +1,22 @@
 package journal
 
 import (
+	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
 	"slices"
-	"sync"
 
 	"github.com/zeebo/xxh3"
 )
 
-// openParallelism bounds the segments opened at once by recovery.
-const openParallelism = 16
+// segFile is a segment file found in the directory.
+type segFile struct {
+	id, first uint64
+	name      string
+}
 
 // recover loads the meta file and the segments and rebuilds the in-memory
 // state. It runs before the journal is shared, under no lock.
@@ -21,7 +25,7 @@ func (j *Journal) recover() error {
 	if err != nil {
 		return fmt.Errorf("journal: list %s: %w", j.dir, err)
 	}
-	var segIDs []uint64
+	var files []segFile
 	hasMeta := false
 	for _, n := range names {
 		switch {
@@ -31,16 +35,16 @@ func (j *Journal) recover() error {
 			// An interrupted creation: the rename never happened.
 			_ = j.fs.Remove(filepath.Join(j.dir, n))
 		default:
-			if id, ok := parseSegmentName(n); ok {
-				segIDs = append(segIDs, id)
+			if id, first, ok := parseSegmentName(n); ok {
+				files = append(files, segFile{id: id, first: first, name: n})
 			}
 		}
 	}
-	slices.Sort(segIDs)
+	slices.SortFunc(files, func(a, b segFile) int { return cmp.Compare(a.id, b.id) })
 	metaPath := filepath.Join(j.dir, metaName)
 	if !hasMeta {
-		if len(segIDs) > 0 {
-			return corruptf(metaPath, -1, 0, "meta file missing beside %d segments", len(segIDs))
+		if len(files) > 0 {
+			return corruptf(metaPath, -1, 0, "meta file missing beside %d segments", len(files))
 		}
 		if j.opts.NoCreate {
 			return fmt.Errorf("%w: no journal in %s", ErrNotFound, j.dir)
@@ -61,55 +65,70 @@ func (j *Journal) recover() error {
 	j.id = st.journalID
 
 	// Garbage from truncations that crashed before their unlinks landed.
-	var live []uint64
-	var garbage []uint64
-	for _, id := range segIDs {
-		stale := id < st.minSegID ||
-			(st.cut.segID != 0 && id > st.cut.segID && id < st.nextSegID)
+	var live, garbage []segFile
+	for _, f := range files {
+		stale := f.id < st.minSegID ||
+			(st.cut.segID != 0 && f.id > st.cut.segID && f.id < st.nextSegID)
 		if stale {
-			garbage = append(garbage, id)
+			garbage = append(garbage, f)
 		} else {
-			live = append(live, id)
+			live = append(live, f)
 		}
 	}
 	j.nextSegID = max(st.nextSegID, st.minSegID, st.idHigh, 1)
-	if len(segIDs) > 0 {
-		j.nextSegID = max(j.nextSegID, segIDs[len(segIDs)-1]+1)
+	if len(files) > 0 {
+		j.nextSegID = max(j.nextSegID, files[len(files)-1].id+1)
 	}
 
-	segs := make([]*segment, 0, len(live))
+	// Lay out the index from the names: entries starting in segment i are
+	// [first_i, first_i+1). Only the tail is loaded now: the last segment,
+	// and going back, every segment until one with a durable trailer (seals
+	// are synced in order, so all earlier ones have theirs), plus the
+	// segment a cut record names. The rest load on first access.
+	segs := make([]*segment, len(live))
 	fail := func(err error) error {
 		for _, s := range segs {
-			s.unpin()
+			if s != nil {
+				s.unpin()
+			}
 		}
 		return err
 	}
-	// Segments are opened concurrently: Open's cost is a header and a
-	// trailer read per segment, and on a cold cache those reads overlap.
-	opened := make([]*segment, len(live))
-	errs := make([]error, len(live))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, openParallelism)
-	for i, id := range live {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			opened[i], errs[i] = j.openSegment(id, i == len(live)-1, st)
-		}()
-	}
-	wg.Wait()
-	var firstErr error
-	for i, s := range opened {
-		if errs[i] != nil && firstErr == nil {
-			firstErr = errs[i]
-		}
-		if s != nil {
-			segs = append(segs, s)
+	for i, f := range live {
+		s := &segment{j: j, id: f.id, first: f.first, path: filepath.Join(j.dir, f.name)}
+		s.refs.Store(1)
+		j.liveSegments.Add(1)
+		segs[i] = s
+		if i > 0 {
+			p := segs[i-1]
+			if f.first < p.first || f.first-p.first > 1<<32-1 {
+				return fail(corruptf(s.path, -1, f.first, "segment starts at index %d, before or far after its predecessor's %d", f.first, p.first))
+			}
+			p.count.Store(uint32(f.first - p.first))
 		}
 	}
-	if firstErr != nil {
-		return fail(firstErr)
+	for i := len(segs) - 1; i >= 0; i-- {
+		s := segs[i]
+		if err := j.loadSegment(s, i == len(segs)-1, st); err != nil {
+			return fail(err)
+		}
+		s.loaded.Store(true)
+		if i == len(segs)-1 && j.cleanPending {
+			break // a clean Close synced every seal before it
+		}
+		if s.sealed && i < len(segs)-1 && !s.scanned {
+			break
+		}
+	}
+	if st.cut.segID != 0 {
+		for _, s := range segs {
+			if s.id == st.cut.segID && !s.loaded.Load() {
+				if err := j.loadSegment(s, false, st); err != nil {
+					return fail(err)
+				}
+				s.loaded.Store(true)
+			}
+		}
 	}
 	segs, err = j.settleScanned(segs)
 	if err != nil {
@@ -147,8 +166,8 @@ func (j *Journal) recover() error {
 	}
 	j.durable.Store(j.last.Load())
 
-	for _, id := range garbage {
-		if err := j.fs.Remove(filepath.Join(j.dir, segmentName(id))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for _, f := range garbage {
+		if err := j.fs.Remove(filepath.Join(j.dir, f.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("journal: remove stale segment: %w", err)
 		}
 	}
@@ -217,20 +236,21 @@ func (j *Journal) create(metaPath string) error {
 	return nil
 }
 
-// openSegment opens, maps and validates segment id. The last segment, if
-// unsealed, is scanned.
-func (j *Journal) openSegment(id uint64, isLast bool, st metaState) (*segment, error) {
-	path := filepath.Join(j.dir, segmentName(id))
+// loadSegment opens, validates and maps segment s, whose ID, path and
+// first index come from its file name. A segment without a valid trailer is
+// scanned; st supplies the cut and clean records (zero for a lazy load).
+// On error, whatever was opened is closed again.
+func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
+	id, path := s.id, s.path
 	f, err := j.fs.Open(path, true)
 	if err != nil {
-		return nil, fmt.Errorf("journal: open %s: %w", path, err)
+		return fmt.Errorf("journal: open %s: %w", path, err)
 	}
-	s := &segment{j: j, id: id, path: path, file: f}
-	s.refs.Store(1)
-	j.liveSegments.Add(1)
-	bad := func(err error) (*segment, error) {
-		s.unpin()
-		return nil, err
+	s.file = f
+	nameFirst := s.first
+	bad := func(err error) error {
+		s.closeFiles()
+		return err
 	}
 	var hb [headerSize]byte
 	if n, err := f.ReadAt(hb[:], 0); n < headerSize {
@@ -258,6 +278,9 @@ func (j *Journal) openSegment(id uint64, isLast bool, st metaState) (*segment, e
 	s.first = s.base
 	if s.cont {
 		s.first++
+	}
+	if s.first != nameFirst {
+		return bad(corruptf(path, 32, s.base, "header says entries start at %d, file name says %d", s.first, nameFirst))
 	}
 	// The trailer is read with pread, not through the mapping: a fault on a
 	// cold mapping reads around the faulting page, and Open touches one
@@ -287,20 +310,20 @@ func (j *Journal) openSegment(id uint64, isLast bool, st metaState) (*segment, e
 		if err := s.seal(); err != nil {
 			return bad(err)
 		}
-		return s, nil
+		return nil
 	}
 	if sealed {
 		if err := s.validateTrailer(t); err != nil {
 			return bad(err)
 		}
 		s.applyTrailer(t)
-		return s, nil
+		return nil
 	}
 	if isLast && st.clean.segID == id && j.trustClean(s, st.clean) {
 		s.writeOff, s.highOff, s.synced = st.clean.dataEnd, st.clean.dataEnd, st.clean.dataEnd
 		j.active = s
 		j.cleanPending = true
-		return s, nil
+		return nil
 	}
 	// Not sealed: the last segment after a crash, or one whose deferred
 	// seal never reached the disk. Scan it; settleScanned decides.
@@ -312,7 +335,7 @@ func (j *Journal) openSegment(id uint64, isLast bool, st metaState) (*segment, e
 		return bad(corruptf(path, s.writeOff, s.first+uint64(s.count.Load()),
 			"chunk fails verification below the durable checkpoint (%d entries, %d bytes)", c.count, c.end))
 	}
-	return s, nil
+	return nil
 }
 
 // settleScanned deals with the segments that had to be scanned. A segment
@@ -370,31 +393,35 @@ func (s *segment) applyTrailer(t segTrailer) {
 	s.open = t.flags&trailerFlagOpen != 0
 }
 
-// trustClean checks a clean-shutdown record against the segment cheaply: the
-// last entry's chunk must be where the record says.
+// trustClean checks a clean-shutdown record against the segment cheaply:
+// the last entry's chunk must be where the record says. It reads with
+// pread rather than through the cold mapping.
 func (j *Journal) trustClean(s *segment, c segRecord) bool {
 	if c.dataEnd < dataStart || c.dataEnd > s.trailerOff()-slotSize*int64(c.count) {
 		return false
 	}
 	if c.count == 0 {
-		if c.dataEnd != dataStart && !s.cont {
-			return false
-		}
 		s.count.Store(0)
-		return !s.cont // a lone continuation needs a scan to find its end
+		return c.dataEnd == dataStart && !s.cont // a lone continuation needs a scan
+	}
+	var sb [slotSize]byte
+	if n, _ := s.file.ReadAt(sb[:], s.slotOff(c.count-1)); n < slotSize {
+		return false
+	}
+	off := int64(binary.LittleEndian.Uint32(sb[:]))
+	if off < dataStart || off+chunkHeaderSize > c.dataEnd {
+		return false
+	}
+	var hb [chunkHeaderSize]byte
+	if n, _ := s.file.ReadAt(hb[:], off); n < chunkHeaderSize {
+		return false
+	}
+	h, ok := decodeChunkHeader(hb[:], s.salt)
+	if !ok || h.index != c.last || h.kind != kindFull ||
+		alignUp(off+chunkHeaderSize+int64(h.length)) != c.dataEnd {
+		return false
 	}
 	s.count.Store(c.count)
-	off := s.slot(c.count - 1)
-	if off < dataStart || off+chunkHeaderSize > c.dataEnd {
-		s.count.Store(0)
-		return false
-	}
-	h, ok := decodeChunkHeader(s.data[off:], s.salt)
-	if !ok || h.index != c.last || (h.kind != kindFull) ||
-		alignUp(off+chunkHeaderSize+int64(h.length)) != c.dataEnd {
-		s.count.Store(0)
-		return false
-	}
 	return true
 }
 
@@ -493,11 +520,16 @@ func (s *segment) scanEnd(count uint32, end int64, open bool) {
 	s.open = open
 }
 
-// checkChain verifies that consecutive segments continue each other's
-// indexes, so a missing segment is reported rather than skipped.
+// checkChain verifies that consecutive loaded segments continue each
+// other's indexes, so a missing segment is reported rather than skipped.
+// Segments loaded later are checked by ensure against the count their
+// successor's name implies.
 func checkChain(segs []*segment) error {
 	for i := 1; i < len(segs); i++ {
 		p, s := segs[i-1], segs[i]
+		if !p.loaded.Load() || !s.loaded.Load() {
+			continue // checked when loaded (ensure)
+		}
 		if !chainOK(p, s) {
 			wantBase := p.first + uint64(p.count.Load())
 			if p.open {

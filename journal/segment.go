@@ -2,6 +2,7 @@ package journal
 
 import (
 	"encoding/binary"
+	"sync"
 	"sync/atomic"
 
 	"github.com/spoolhq/spool/mmapio"
@@ -31,6 +32,12 @@ type segment struct {
 	data []byte // mm.Bytes()
 
 	refs atomic.Int64
+
+	// Sealed segments found by Open are loaded (validated and mapped) on
+	// first access, so Open costs O(1) reads however long the log.
+	loaded  atomic.Bool
+	loadMu  sync.Mutex // serialises loading
+	loadErr error      // sticky load failure, guarded by loadMu
 
 	// count is the number of published entries starting in this segment.
 	// Written by the appender (under Journal.mu) after an entry's slot is
@@ -88,12 +95,9 @@ func (s *segment) unpin() {
 }
 
 func (s *segment) release() {
-	if s.mm != nil {
-		_ = s.mm.Unmap()
-	}
-	if s.file != nil {
-		_ = s.file.Close()
-	}
+	s.loadMu.Lock()
+	s.closeFiles()
+	s.loadMu.Unlock()
 	if s.j != nil {
 		s.j.liveSegments.Add(-1)
 	}
@@ -134,4 +138,46 @@ func (ss *segmentSet) next(s *segment) *segment {
 		}
 	}
 	return nil
+}
+
+// ensure loads a segment that Open left unloaded: it reads and checks the
+// header and trailer against what the directory listing implied, and maps
+// the file. Safe for concurrent use; the caller holds a pin.
+func (s *segment) ensure() error {
+	if s.loaded.Load() {
+		return nil
+	}
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	if s.loaded.Load() {
+		return nil
+	}
+	if s.loadErr != nil {
+		return s.loadErr
+	}
+	want := s.count.Load()
+	err := s.j.loadSegment(s, false, metaState{})
+	if err == nil && (!s.sealed || s.count.Load() != want) {
+		err = corruptf(s.path, s.trailerOff(), s.first, "segment is not sealed with %d entries as its successor implies (sealed %v, count %d): a segment is missing or damaged", want, s.sealed, s.count.Load())
+	}
+	if err != nil {
+		s.count.Store(want)
+		s.closeFiles()
+		s.loadErr = err
+		return err
+	}
+	s.loaded.Store(true)
+	return nil
+}
+
+// closeFiles unmaps and closes whatever a load opened.
+func (s *segment) closeFiles() {
+	if s.mm != nil {
+		_ = s.mm.Unmap()
+		s.mm, s.data = nil, nil
+	}
+	if s.file != nil {
+		_ = s.file.Close()
+		s.file = nil
+	}
 }

@@ -20,7 +20,11 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 		}
 	}
 	id := j.nextSegID
-	path := filepath.Join(j.dir, segmentName(id))
+	first := base
+	if cont {
+		first++
+	}
+	path := filepath.Join(j.dir, segmentName(id, first))
 	f, err := j.fs.Create(path)
 	if errors.Is(err, fs.ErrExist) {
 		// A file left by a crash between create and header sync; it
@@ -34,6 +38,7 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 	}
 	s := &segment{j: j, id: id, path: path, file: f, size: j.opts.SegmentSize, base: base, cont: cont}
 	s.refs.Store(1)
+	s.loaded.Store(true)
 	j.liveSegments.Add(1)
 	s.salt = segmentSalt(j.id, id)
 	s.first = base

@@ -131,6 +131,9 @@ func (j *Journal) truncateBackLocked(last uint64) error {
 	c := j.segs.Load().find(last + 1)
 	var off int64
 	if c != nil {
+		if err := c.ensure(); err != nil {
+			return err
+		}
 		off = c.slot(uint32(last + 1 - c.first)) // a published entry: its slot is set
 	}
 	return j.cutLocked(last, c, off)
