@@ -111,6 +111,9 @@ func decodeSegHeader(b []byte) (segHeader, error) {
 		return h, fmt.Errorf("%w: segment header: %d bytes, want %d", ErrCorrupt, len(b), headerSize)
 	}
 	if string(b[0:8]) != segMagic {
+		if allZero(b[:headerSize]) {
+			return h, fmt.Errorf("%w: segment header is zero-filled", ErrCorrupt)
+		}
 		return h, fmt.Errorf("%w: segment header: bad magic %q", ErrForeign, b[0:8])
 	}
 	if binary.LittleEndian.Uint64(b[56:]) != xxh3.Hash(b[:56]) {
@@ -297,4 +300,13 @@ func decodeCheckpoint(b []byte, salt uint64) (c checkpoint, ok bool) {
 	c.count = binary.LittleEndian.Uint32(b[8:])
 	c.last = binary.LittleEndian.Uint64(b[16:])
 	return c, true
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

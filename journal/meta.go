@@ -133,7 +133,7 @@ func decodeMetaSlot(b []byte) (metaState, error) {
 		return m, fmt.Errorf("%w: meta slot of %d bytes", ErrCorrupt, len(b))
 	}
 	if string(b[0:8]) != metaMagic {
-		if bytes.Count(b[:metaSlotSize], []byte{0}) == metaSlotSize {
+		if allZero(b[:metaSlotSize]) {
 			return m, fmt.Errorf("%w: empty meta slot", ErrCorrupt)
 		}
 		return m, fmt.Errorf("%w: meta slot: bad magic", ErrForeign)

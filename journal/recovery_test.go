@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -276,4 +277,56 @@ func TestDeferredSealLost(t *testing.T) {
 		}
 		j.Close()
 	}
+}
+
+// TestDamagedFiles covers whole-file damage: a zero-filled, truncated or
+// foreign segment, and a journal of another journal's segment. Each gets a
+// typed error naming the file; none panics.
+func TestDamagedFiles(t *testing.T) {
+	build := func(t *testing.T) (dir string, segs []string) {
+		dir = t.TempDir()
+		j := mustOpen(t, dir, testOpts())
+		for i := uint64(1); i <= 200; i++ {
+			j.AppendBytes(payload(i, 900))
+		}
+		for _, s := range j.segs.Load().segs {
+			segs = append(segs, s.path)
+		}
+		j.Close()
+		return dir, segs
+	}
+	cases := []struct {
+		name   string
+		damage func(path string)
+		want   error
+	}{
+		{"zero-filled", func(p string) { b, _ := os.ReadFile(p); clear(b); os.WriteFile(p, b, 0o644) }, ErrCorrupt},
+		{"truncated", func(p string) { os.Truncate(p, 100) }, ErrCorrupt},
+		{"empty", func(p string) { os.Truncate(p, 0) }, ErrCorrupt},
+		{"foreign", func(p string) { os.WriteFile(p, bytes.Repeat([]byte("not spool "), 7000), 0o644) }, ErrForeign},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir, segs := build(t)
+			c.damage(segs[0]) // an old segment: found by the read that touches it
+			j, err := Open(dir, testOpts())
+			if err == nil {
+				_, err = j.ReadBytes(1, nil)
+				j.Close()
+			}
+			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), filepath.Base(segs[0])) {
+				t.Fatalf("err = %v, want %v naming the file", err, c.want)
+			}
+		})
+	}
+	t.Run("other journal's segment", func(t *testing.T) {
+		dirA, segsA := build(t)
+		dirB, segsB := build(t)
+		b, _ := os.ReadFile(segsB[len(segsB)-1])
+		os.WriteFile(segsA[len(segsA)-1], b, 0o644)
+		_ = dirB
+		if _, err := Open(dirA, testOpts()); !errors.Is(err, ErrForeign) {
+			t.Fatalf("err = %v", err)
+		}
+	})
 }
