@@ -45,7 +45,7 @@ func TestRealENOSPC(t *testing.T) {
 		}
 		last = idx
 	}
-	if !errors.Is(err, syscall.ENOSPC) {
+	if !errors.Is(err, ErrNoSpace) || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("filling the disk ended with %v, want ENOSPC", err)
 	}
 	if j.Err() != nil {

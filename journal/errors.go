@@ -34,6 +34,10 @@ var (
 	ErrReleased = errors.New("journal: view used after release")
 	// ErrMetaFull reports that the caller's meta key/value area is full.
 	ErrMetaFull = errors.New("journal: meta area full")
+	// ErrNoSpace reports that a new segment could not be reserved because
+	// the disk is full. The journal stays readable and usable: appends
+	// succeed again once space is freed (TruncateFront reclaims it).
+	ErrNoSpace = errors.New("journal: no space to reserve a segment")
 	// ErrInvalidIndex reports an append or truncation index that would break
 	// contiguity.
 	ErrInvalidIndex = errors.New("journal: invalid index")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -54,6 +55,9 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 	if err := f.Allocate(s.size); err != nil {
 		// A full disk lands here, not as a SIGBUS later. The journal
 		// stays usable: nothing was acknowledged into this segment.
+		if errors.Is(err, syscall.ENOSPC) {
+			return abort(fmt.Errorf("%w: %d bytes for %s: %w", ErrNoSpace, s.size, path, err))
+		}
 		return abort(fmt.Errorf("journal: reserve %d bytes for %s: %w", s.size, path, err))
 	}
 	h := segHeader{version: FormatVersion, journalID: j.id, segID: id, base: base, size: s.size, created: time.Now().UnixNano()}
