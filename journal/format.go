@@ -234,6 +234,9 @@ func decodeChunkHeader(b []byte, salt uint64) (c chunkHeader, ok bool) {
 	return c, true
 }
 
+// tmpSuffix marks a segment file still being prepared; Open removes them.
+const tmpSuffix = ".tmp"
+
 // segmentName names a segment file by its ID and the index of the first
 // entry that starts in it, so that Open can lay out the index from the
 // directory listing alone and validate old segments on first access.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/zeebo/xxh3"
 )
@@ -31,8 +32,9 @@ func (j *Journal) recover() error {
 		switch {
 		case n == metaName:
 			hasMeta = true
-		case n == metaName+".tmp":
-			// An interrupted creation: the rename never happened.
+		case n == metaName+tmpSuffix || strings.HasSuffix(n, ".seg"+tmpSuffix):
+			// An interrupted creation: the rename never happened, so
+			// the file holds nothing acknowledged.
 			_ = j.fs.Remove(filepath.Join(j.dir, n))
 		default:
 			if id, first, ok := parseSegmentName(n); ok {
@@ -205,7 +207,7 @@ func (j *Journal) create(metaPath string) error {
 		minSegID:   1,
 		nextSegID:  1,
 	}
-	tmp := metaPath + ".tmp"
+	tmp := metaPath + tmpSuffix
 	f, err := j.fs.Create(tmp)
 	if err != nil {
 		return fmt.Errorf("journal: create %s: %w", tmp, err)

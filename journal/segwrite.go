@@ -25,17 +25,19 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 	if cont {
 		first++
 	}
+	// The file is prepared under a temporary name and renamed once its
+	// header is durable, so a segment name never refers to a file without
+	// a valid header, whenever a crash strikes.
 	path := filepath.Join(j.dir, segmentName(id, first))
-	f, err := j.fs.Create(path)
+	tmp := path + tmpSuffix
+	f, err := j.fs.Create(tmp)
 	if errors.Is(err, fs.ErrExist) {
-		// A file left by a crash between create and header sync; it
-		// holds nothing acknowledged.
-		if rerr := j.fs.Remove(path); rerr == nil {
-			f, err = j.fs.Create(path)
+		if rerr := j.fs.Remove(tmp); rerr == nil {
+			f, err = j.fs.Create(tmp)
 		}
 	}
 	if err != nil {
-		return nil, j.fail(fmt.Errorf("create %s: %w", path, err))
+		return nil, j.fail(fmt.Errorf("create %s: %w", tmp, err))
 	}
 	s := &segment{j: j, id: id, path: path, file: f, size: j.opts.SegmentSize, base: base, cont: cont}
 	s.refs.Store(1)
@@ -47,9 +49,14 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 		s.first++
 	}
 	s.writeOff, s.highOff, s.synced = dataStart, dataStart, dataStart
+	renamed := false
 	abort := func(err error) (*segment, error) {
 		s.unpin()
-		_ = j.fs.Remove(path)
+		if renamed {
+			_ = j.fs.Remove(path)
+		} else {
+			_ = j.fs.Remove(tmp)
+		}
 		return nil, err
 	}
 	if err := f.Allocate(s.size); err != nil {
@@ -70,8 +77,12 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 		return abort(j.fail(fmt.Errorf("write header %s: %w", path, err)))
 	}
 	if err := f.Sync(); err != nil {
-		return abort(j.fail(fmt.Errorf("sync %s: %w", path, err)))
+		return abort(j.fail(fmt.Errorf("sync %s: %w", tmp, err)))
 	}
+	if err := j.fs.Rename(tmp, path); err != nil {
+		return abort(j.fail(fmt.Errorf("rename %s: %w", tmp, err)))
+	}
+	renamed = true
 	if err := j.fs.SyncDir(j.dir); err != nil {
 		return abort(j.fail(fmt.Errorf("sync dir %s: %w", j.dir, err)))
 	}
