@@ -381,7 +381,7 @@ func (j *Journal) settleScanned(segs []*segment) ([]*segment, error) {
 func (s *segment) validateTrailer(t segTrailer) error {
 	maxCount := (s.size - dataStart - trailerSize) / (chunkHeaderSize + slotSize)
 	if t.firstStart != s.first || int64(t.count) > maxCount ||
-		t.dataEnd < dataStart || t.dataEnd > s.trailerOff()-slotSize*int64(t.count) {
+		t.dataEnd < dataStart || t.dataEnd > s.dataLimit(t.count) {
 		return corruptf(s.path, s.trailerOff(), s.first, "trailer out of range: first %d count %d end %d", t.firstStart, t.count, t.dataEnd)
 	}
 	return nil
@@ -399,7 +399,7 @@ func (s *segment) applyTrailer(t segTrailer) {
 // the last entry's chunk must be where the record says. It reads with
 // pread rather than through the cold mapping.
 func (j *Journal) trustClean(s *segment, c segRecord) bool {
-	if c.dataEnd < dataStart || c.dataEnd > s.trailerOff()-slotSize*int64(c.count) {
+	if c.dataEnd < dataStart || c.dataEnd > s.dataLimit(c.count) {
 		return false
 	}
 	if c.count == 0 {

@@ -330,3 +330,45 @@ func TestDamagedFiles(t *testing.T) {
 		}
 	})
 }
+
+// TestSegmentFilledToTheSlots fills a segment so that an entry's chunk ends
+// exactly at its slot, the write offset is rounded past it, and the trailer
+// must still validate on reopen (found by the SIGKILL test).
+func TestSegmentFilledToTheSlots(t *testing.T) {
+	for c := 0; c < 32; c++ {
+		pad, fill := c%8, 1000+c/8*40
+		dir := t.TempDir()
+		j := mustOpen(t, dir, testOpts())
+		s := func() *segment { j.AppendBytes(nil); return j.active }()
+		// Fill with entries until one more 0..15-byte entry would end at
+		// or right before the slot area.
+		for {
+			count := s.count.Load()
+			room := s.trailerOff() - slotSize*int64(count+1) - s.writeOff - chunkHeaderSize
+			if room < 2000 && count%2 == 1 {
+				j.AppendBytes([]byte{1}) // make the slot offset ≡ 4 mod 8
+				continue
+			}
+			if room < 2000 {
+				p := int(room) - pad
+				if p < 0 {
+					p = 0
+				}
+				j.AppendBytes(make([]byte, p))
+				break
+			}
+			j.AppendBytes(make([]byte, fill))
+		}
+		last := j.LastIndex()
+		j.AppendBytes([]byte("next")) // rolls
+		j.Close()
+		j = mustOpen(t, dir, testOpts())
+		if j.LastIndex() != last+1 {
+			t.Fatalf("pad %d: last %d", pad, j.LastIndex())
+		}
+		if _, err := j.ReadBytes(last, nil); err != nil {
+			t.Fatalf("pad %d: %v", pad, err)
+		}
+		j.Close()
+	}
+}

@@ -66,6 +66,13 @@ func (s *segment) trailerOff() int64 { return s.size - trailerSize }
 // slotOff returns the file offset of slot i.
 func (s *segment) slotOff(i uint32) int64 { return s.trailerOff() - slotSize*int64(i+1) }
 
+// dataLimit is the highest data end a segment with count entries can have:
+// the last chunk may end right at its slot, and the write offset after it
+// is rounded up to the chunk alignment (padding never written).
+func (s *segment) dataLimit(count uint32) int64 {
+	return alignUp(s.trailerOff() - slotSize*int64(count))
+}
+
 func (s *segment) slot(i uint32) int64 {
 	return int64(binary.LittleEndian.Uint32(s.data[s.slotOff(i):]))
 }
