@@ -1,0 +1,161 @@
+// Package etcd is spool's storage for go.etcd.io/raft/v3 (v3.7, pointer
+// protobuf types): a raft.Storage served from a memory-mapped spool journal,
+// which replaces both etcd's WAL and raft.MemoryStorage.
+//
+// MemoryStorage keeps every entry since the last compaction on the Go heap,
+// and a restart replays the whole WAL into it. Storage keeps the entries in
+// the journal's mapped segments and reads them from there on demand, so its
+// memory does not grow with the log, and Open costs O(segments) (no entry
+// is read). A Ready is persisted with one call, SaveReady, and one sync
+// when raft asks for one. Entries can be handed out zero-copy (their Data
+// pointing into the mapped pages) and written to the network with a
+// vectored write straight from those pages.
+//
+// # Files
+//
+//	DIR/LOCK, DIR/META, DIR/*.seg   the journal (package journal): entries,
+//	                                and the meta store holding the records below
+//	DIR/SNAP-<index>-<term>         snapshot data, when the Storage keeps it
+//
+// # Entry encoding
+//
+// Journal index = raft index, so the index is not stored. Each journal entry
+// holds a small versioned header and then Data, so that Data is one
+// contiguous run of mapped bytes (the entry's payload minus its header)
+// whenever the entry lies in one segment:
+//
+//	+-----------------+--------------+-------+----------------------------------+
+//	| uvarint version | uvarint term | flags | Data (the rest of the payload)   |
+//	|      (= 1)      |              | byte  |                                  |
+//	+-----------------+--------------+-------+----------------------------------+
+//
+//	flags: bits 0-4  EntryType (0..31)
+//	       bit 5     Type field set      (proto2 presence: nil Type is not 0)
+//	       bit 6     Data field set      (distinguishes empty Data from nil)
+//	       bit 7     Term field set
+//
+// Presence is kept so that an entry read back is proto.Equal to the entry
+// appended and proto.Size, which raft's maxSize arguments count, is the
+// same. Unknown protobuf fields of an entry are not stored.
+//
+// # Meta records
+//
+// The journal's crash-safe meta store holds three records, each a uvarint
+// version followed by uvarints: the HardState (term, vote, commit); the
+// compaction point (index and term of the entry before FirstIndex, and
+// whether a compaction or a snapshot installation set it); and the
+// snapshot metadata (index, term, data length and checksum, ConfState in
+// protobuf encoding). Term(FirstIndex()-1) is answered from the compaction
+// point. Compact and ApplySnapshot write their record first and change the
+// journal second; Open completes a change a crash interrupted.
+//
+// Snapshot data does not fit the meta store (about 3.9 KiB): Storage writes
+// it to DIR/SNAP-<index>-<term> (written to a temporary name, synced,
+// renamed, directory synced) before the record that names it, and
+// Snapshot reads it back on demand. An application that persists its state
+// machine itself sets Options.SnapshotData and the Storage stores no data.
+//
+// # Durability
+//
+// SaveReady(rd) installs rd.Snapshot, appends rd.Entries (replacing a
+// conflicting suffix; entries equal in index and term are not rewritten),
+// syncs the journal once if rd.MustSync, then records rd.HardState: durably
+// (a meta sync) when its term or vote changed, without a sync when only the
+// commit index did, since raft needs only term, vote and entries to be
+// durable before messages go out. The recorded commit index is held at or
+// below the durable end of the log and at or above the compaction point, so
+// raft always accepts it at restart.
+//
+// With Config.AsyncStorageWrites, the local append thread passes each
+// MsgStorageAppend to HandleStorageAppend and then delivers the responses it
+// returns; the entries are readable through the Storage before that.
+//
+// # Zero-copy entries
+//
+// Raft keeps the entries Storage.Entries returns (in MsgApp messages, in
+// Ready.CommittedEntries, in its own bookkeeping) and has no hook to say it
+// is done with them. So by default Entries returns heap copies the caller
+// owns: safe whatever raft or the application does with them.
+//
+// With Options.ZeroCopy, Entries returns entries whose Data points into the
+// journal's mapped pages. Each such entry pins its segment, so the pages
+// stay mapped, unchanged, even if the log is compacted, truncated or reset
+// under it, until the entry is released:
+//
+//   - A MessageWriter releases the entries of the messages it writes when
+//     the write returns. Messages dropped instead of sent are released with
+//     Storage.ReleaseMessage.
+//   - Committed entries are released with Storage.Release once applied.
+//   - Entries raft reads for itself and drops (it scans for pending
+//     configuration changes, for example) are released by the garbage
+//     collector once unreachable (runtime.AddCleanup on the entries of the
+//     call); PinStats counts those.
+//
+// The rules for the application in zero-copy mode: do not keep Data of a
+// released entry, or of an entry you drop (copy what the state machine
+// keeps, as string(e.Data) or bytes.Clone does); never write to Data (it is
+// the log). Entries that span two segments are copied. EntriesPinned gives
+// the same zero-copy entries with an explicit *Pins released by the caller,
+// for code that reads the log outside raft.
+//
+// # Network
+//
+// MessageWriter writes raftpb.Messages as length-prefixed frames whose bytes
+// are exactly proto.Marshal's; the framing is encoded into a reused buffer
+// and entry and snapshot payloads go to the kernel by reference, in one
+// writev per call, so no payload byte is copied in user space. MessageReader
+// (or UnmarshalMessage) decodes frames for Node.Step with Data aliasing the
+// frame's buffer: the received bytes are copied once more only when
+// SaveReady writes them into the follower's journal.
+//
+// A receiving loop that steps messages one after another must give a
+// forwarded MsgProp a deadline: Node.Step blocks on a proposal until the
+// node knows a leader, and the messages queued behind it may be the very
+// ones that would tell it (examples/etcd-kv does this).
+//
+// # Porting an etcd-raft application
+//
+// The changes to a raftexample-style application are mechanical. Opening:
+//
+//	// before: wal.Open + ReadAll, snapshotter.Load, then
+//	//   storage := raft.NewMemoryStorage()
+//	//   storage.ApplySnapshot(snap); storage.SetHardState(st); storage.Append(ents)
+//	st, err := etcd.Open(dir, nil) // no replay
+//	snap, err := st.Snapshot()     // restore the state machine from snap.Data
+//	c := &raft.Config{ID: id, Storage: st, Applied: snap.GetMetadata().GetIndex(), ...}
+//	if st.Empty() {
+//		n = raft.StartNode(c, peers)
+//	} else {
+//		n = raft.RestartNode(c)
+//	}
+//
+// The Ready loop:
+//
+//	case rd := <-n.Ready():
+//		// before: snapshotter.SaveSnap(rd.Snapshot); wal.Save(rd.HardState, rd.Entries)
+//		//         storage.ApplySnapshot(rd.Snapshot); storage.Append(rd.Entries)
+//		if err := st.SaveReady(rd); err != nil { ... }
+//		if !raft.IsEmptySnap(rd.Snapshot) { publishSnapshot(rd.Snapshot) }
+//		transport.Send(rd.Messages)
+//		publishEntries(rd.CommittedEntries)
+//		st.Release(rd.CommittedEntries) // zero-copy mode only; harmless otherwise
+//		n.Advance()
+//
+// Snapshots and compaction keep their MemoryStorage calls:
+// st.CreateSnapshot(applied, &confState, data) and st.Compact(index), with
+// the same arguments, results and sentinel errors (ErrCompacted,
+// ErrSnapOutOfDate); where MemoryStorage panics on an index past the log,
+// Storage returns an error. Remove the WAL, the snapshotter and the replay
+// code; close the Storage (after Node.Stop) instead of the WAL.
+//
+// For zero-copy sending, set Options.ZeroCopy, give each peer connection a
+// MessageWriter (NewMessageWriter(conn, st)), release dropped messages with
+// ReleaseMessage, and read peers' connections with a MessageReader.
+//
+// # Errors
+//
+// Storage methods return raft.ErrCompacted, raft.ErrUnavailable,
+// raft.ErrSnapOutOfDate and raft.ErrSnapshotTemporarilyUnavailable
+// unwrapped, since raft compares them with ==. Other errors wrap the
+// journal's sentinels (journal.ErrCorrupt, journal.ErrFailed, ...).
+package etcd
