@@ -167,9 +167,8 @@ func (j *Journal) finishEntryLocked(filled []byte) error {
 }
 
 // writeEntryLocked appends one entry with index idx from fn or, when fn is
-// nil, from p.
-func (j *Journal) writeEntryLocked(idx uint64, fn func(*stream.Writer) error, p []byte) error {
-	hint := int64(-1)
+// nil, from p. hint is the payload size if known, else -1.
+func (j *Journal) writeEntryLocked(idx uint64, fn func(*stream.Writer) error, p []byte, hint int64) error {
 	if fn == nil {
 		hint = int64(len(p))
 	}
@@ -249,21 +248,30 @@ func (j *Journal) abortOpLocked() error {
 //
 // Durability follows the journal's SyncPolicy.
 func (j *Journal) Append(fn func(w *stream.Writer) error) (uint64, error) {
-	return j.appendOne(fn, nil)
+	return j.appendOne(fn, nil, -1)
+}
+
+// AppendSized is Append for a payload whose size is known (or estimated)
+// in advance: an entry that would not fit in the rest of the active
+// segment but fits in a fresh one starts in a fresh one, so that its bytes
+// stay contiguous (View.Bytes works; no multi-chunk read). The payload may
+// still differ from sizeHint.
+func (j *Journal) AppendSized(sizeHint int64, fn func(w *stream.Writer) error) (uint64, error) {
+	return j.appendOne(fn, nil, sizeHint)
 }
 
 // AppendBytes appends one entry holding a copy of p.
 func (j *Journal) AppendBytes(p []byte) (uint64, error) {
-	return j.appendOne(nil, p)
+	return j.appendOne(nil, p, -1)
 }
 
-func (j *Journal) appendOne(fn func(*stream.Writer) error, p []byte) (uint64, error) {
+func (j *Journal) appendOne(fn func(*stream.Writer) error, p []byte, hint int64) (uint64, error) {
 	counted := j.opts.Sync == SyncEach
 	if counted {
 		j.appending.Add(1)
 	}
 	j.mu.Lock()
-	idx, err := j.appendOneLocked(fn, p)
+	idx, err := j.appendOneLocked(fn, p, hint)
 	j.mu.Unlock()
 	if counted {
 		j.appending.Add(-1)
@@ -274,12 +282,12 @@ func (j *Journal) appendOne(fn func(*stream.Writer) error, p []byte) (uint64, er
 	return idx, j.afterAppend(idx, false)
 }
 
-func (j *Journal) appendOneLocked(fn func(*stream.Writer) error, p []byte) (uint64, error) {
+func (j *Journal) appendOneLocked(fn func(*stream.Writer) error, p []byte, hint int64) (uint64, error) {
 	if err := j.beginOpLocked(); err != nil {
 		return 0, err
 	}
 	idx := j.last.Load() + 1
-	if err := j.writeEntryLocked(idx, fn, p); err != nil {
+	if err := j.writeEntryLocked(idx, fn, p, hint); err != nil {
 		if aerr := j.abortOpLocked(); aerr != nil {
 			err = fmt.Errorf("%w (and rollback failed: %w)", err, aerr)
 		}
@@ -351,22 +359,28 @@ func (j *Journal) AppendBatch(fn func(b *Batch) error) (first, last uint64, err 
 // After an error the batch is failed: further appends return the same error
 // and AppendBatch rolls everything back.
 func (b *Batch) Append(fn func(w *stream.Writer) error) (uint64, error) {
-	return b.add(fn, nil)
+	return b.add(fn, nil, -1)
+}
+
+// AppendSized adds an entry streamed by fn whose size is known or
+// estimated in advance; see Journal.AppendSized.
+func (b *Batch) AppendSized(sizeHint int64, fn func(w *stream.Writer) error) (uint64, error) {
+	return b.add(fn, nil, sizeHint)
 }
 
 // AppendBytes adds an entry holding a copy of p to the batch.
 func (b *Batch) AppendBytes(p []byte) (uint64, error) {
-	return b.add(nil, p)
+	return b.add(nil, p, -1)
 }
 
-func (b *Batch) add(fn func(*stream.Writer) error, p []byte) (uint64, error) {
+func (b *Batch) add(fn func(*stream.Writer) error, p []byte, hint int64) (uint64, error) {
 	if b.j == nil {
 		return 0, fmt.Errorf("journal: Batch used outside AppendBatch")
 	}
 	if b.err != nil {
 		return 0, b.err
 	}
-	if err := b.j.writeEntryLocked(b.next, fn, p); err != nil {
+	if err := b.j.writeEntryLocked(b.next, fn, p, hint); err != nil {
 		b.err = err
 		return 0, err
 	}

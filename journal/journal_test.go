@@ -516,3 +516,24 @@ func TestIteratorAndViews(t *testing.T) {
 		t.Fatalf("after release: %v", err)
 	}
 }
+
+func TestAppendSizedKeepsEntriesContiguous(t *testing.T) {
+	j := mustOpen(t, t.TempDir(), testOpts())
+	defer j.Close()
+	p := payload(1, 5000)
+	write := func(w *stream.Writer) error { _, err := w.Write(p); return err }
+	for i := 0; i < 100; i++ { // about 8 segments' worth
+		idx, err := j.AppendSized(int64(len(p)), write)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := j.Get(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, ok := v.Bytes(); !ok || !bytes.Equal(b, p) {
+			t.Fatalf("entry %d spans segments despite its size hint", idx)
+		}
+		v.Release()
+	}
+}
