@@ -1,0 +1,9 @@
+package etcdwal
+
+import (
+	"testing"
+
+	"github.com/spoolhq/spool/bench/store/storetest"
+)
+
+func TestLogStoreContract(t *testing.T) { storetest.Run(t, Spec()) }

@@ -1,0 +1,169 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spoolhq/spool/bench/catalog"
+	"github.com/spoolhq/spool/bench/harness"
+	"github.com/spoolhq/spool/bench/workload"
+)
+
+// fakeRun builds results for the test scale with one record per
+// (column, workload, repetition); value(store, workload, metric, rep) gives
+// each figure.
+func fakeRun(stores []harness.StoreInfo, reps int, value func(store, wl, metric string, rep int) float64) *harness.Results {
+	sc := workload.Test
+	sc.Reps = reps
+	res := &harness.Results{Command: "test", Started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Scale: sc, Stores: stores}
+	for _, w := range workload.List(sc) {
+		res.Workloads = append(res.Workloads, w)
+		cols := []string{workload.MachineColumn}
+		if !w.Machine {
+			cols = nil
+			for _, s := range stores {
+				cols = append(cols, s.Name)
+			}
+		}
+		for rep := range reps {
+			for _, c := range cols {
+				rec := harness.Record{Rep: rep, Store: c, Workload: w.Name, Metrics: map[string]float64{}, Labels: map[string]string{"cache": "warm"}}
+				for _, m := range w.Metrics {
+					rec.Metrics[m.Key] = value(c, w.Name, m.Key, rep)
+				}
+				res.Records = append(res.Records, rec)
+			}
+		}
+	}
+	return res
+}
+
+var peers = []harness.StoreInfo{
+	{Name: "raft-wal", Kind: "peer"}, {Name: "raft-boltdb", Kind: "peer"},
+	{Name: "tidwall/wal", Kind: "peer"}, {Name: "etcd-wal", Kind: "peer"},
+}
+
+func TestSummaryMedianRangeAndRatios(t *testing.T) {
+	res := fakeRun(peers, 3, func(store, wl, metric string, rep int) float64 {
+		base := map[string]float64{"raft-wal": 100, "raft-boltdb": 50, "tidwall/wal": 200, "etcd-wal": 400, workload.MachineColumn: 1000}[store]
+		return base + float64(rep) // 100, 101, 102 -> median 101
+	})
+	sum := Summarize(res)
+	st, ok := sum.Stat("raft-wal", "append-1k", "entries_per_s")
+	if !ok {
+		t.Fatal("no summary")
+	}
+	if st.Median != 101 || st.Min != 100 || st.Max != 102 || st.N != 3 {
+		t.Fatalf("stat = %+v", st)
+	}
+	// entries/s: higher is better, the best peer is etcd-wal (401).
+	if st.BestPeer != "etcd-wal" || st.PeerRatio == nil || *st.PeerRatio != 101.0/401 {
+		t.Fatalf("best peer %q ratio %v", st.BestPeer, st.PeerRatio)
+	}
+	// call p50: lower is better, the best peer is raft-boltdb (51); the
+	// limit is the machine's in-place fsync p50 (1001).
+	st, _ = sum.Stat("raft-wal", "append-1k", "call_p50_us")
+	if st.BestPeer != "raft-boltdb" || *st.PeerRatio != 101.0/51 || st.LimitRatio == nil || *st.LimitRatio != 101.0/1001 {
+		t.Fatalf("lower-is-better ratios: %+v peer %v limit %v", st, *st.PeerRatio, st.LimitRatio)
+	}
+}
+
+func TestTargetsWithoutSpool(t *testing.T) {
+	res := fakeRun(peers, 1, func(string, string, string, int) float64 { return 10 })
+	sum := Summarize(res)
+	for _, o := range Evaluate(Targets, res, sum) {
+		if o.Met != nil || !strings.HasSuffix(o.Status, "not yet registered") {
+			t.Errorf("%s: status %q met %v", o.Target.Text, o.Status, o.Met)
+		}
+	}
+	var md bytes.Buffer
+	Markdown(&md, res, sum, Evaluate(Targets, res, sum), nil)
+	if !strings.Contains(md.String(), "spool: not yet registered") {
+		t.Error("markdown does not say spool is not registered")
+	}
+}
+
+func TestTargetsEvaluatedOnceSpoolIsRegistered(t *testing.T) {
+	stores := append([]harness.StoreInfo{
+		{Name: catalog.Spool, Kind: "subject"}, {Name: catalog.SpoolNative, Kind: "subject"},
+	}, peers...)
+	res := fakeRun(stores, 1, func(store, wl, metric string, rep int) float64 {
+		switch {
+		case store == workload.MachineColumn:
+			return 100 // every limit
+		case store == catalog.Spool && metric == "call_p50_us":
+			return 110 // ≤ 1.15 × 100: met for 128×64, missed for 1 KiB (≤ 105)
+		case store == catalog.Spool && metric == "entries_per_s":
+			return 1000 // vs raft-wal 10: ≥ 1.2× and ≥ 40×
+		case store == catalog.Spool:
+			return 0.5
+		}
+		return 10
+	})
+	sum := Summarize(res)
+	got := map[string]string{}
+	for _, o := range Evaluate(Targets, res, sum) {
+		got[o.Target.Text] = o.Status
+	}
+	want := map[string]string{
+		Targets[0].Text: "met",    // 128×64 p50 110 ≤ 115
+		Targets[1].Text: "met",    // entries/s 1000 ≥ 12
+		Targets[2].Text: "MISSED", // 1 KiB p50 110 > 105
+		Targets[5].Text: "met",    // read-seq 1000 ≥ 400
+	}
+	for text, status := range want {
+		if got[text] != status {
+			t.Errorf("%s: %q, want %q", text, got[text], status)
+		}
+	}
+}
+
+func TestWriteProducesWellFormedFiles(t *testing.T) {
+	stores := append([]harness.StoreInfo{{Name: catalog.Spool, Kind: "subject"}}, peers...)
+	res := fakeRun(stores, 2, func(store, wl, metric string, rep int) float64 { return float64(len(store)*10 + rep + 1) })
+	dir := t.TempDir()
+	md, err := Write(dir, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(md, []byte("| spool |")) {
+		t.Error("markdown has no spool row")
+	}
+	svgs, _ := filepath.Glob(filepath.Join(dir, "*.svg"))
+	if len(svgs) != 4 {
+		t.Fatalf("charts: %v", svgs)
+	}
+	for _, f := range svgs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := xml.NewDecoder(bytes.NewReader(b))
+		for {
+			_, err := d.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s is not well-formed XML: %v", filepath.Base(f), err)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, JSONFile)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNum(t *testing.T) {
+	for v, want := range map[float64]string{0: "0", 1.5: "1.5", 12.345: "12.3", 123.4: "123", 12345: "12.3k", 2.5e6: "2.5M", 0.0421: "0.042"} {
+		if got := num(v); got != want {
+			t.Errorf("num(%g) = %q, want %q", v, got, want)
+		}
+	}
+}
