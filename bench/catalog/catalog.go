@@ -5,6 +5,7 @@ import (
 	"github.com/spoolhq/spool/bench/peers/etcdwal"
 	"github.com/spoolhq/spool/bench/peers/raftwal"
 	"github.com/spoolhq/spool/bench/peers/tidwall"
+	"github.com/spoolhq/spool/bench/spoolstore"
 	"github.com/spoolhq/spool/bench/store"
 )
 
@@ -23,19 +24,10 @@ const (
 func Default() *store.Registry {
 	r := store.NewRegistry()
 
-	// TODO(spool): register spool's columns here, one line each, once
-	// raftadapter/hashicorp exists. Each is a store.Spec with Kind
-	// store.Subject, in a package under bench/ (say bench/spoolstore) that
-	// imports github.com/spoolhq/spool (replaced by ../ in go.mod):
-	//
-	//	r.Register(spoolstore.Spec())       // Name: catalog.Spool, Caps: store.CapLogStore
-	//	r.Register(spoolstore.NativeSpec()) // Name: catalog.SpoolNative, Caps: store.CapLogStore |
-	//	                                    //   store.CapConcurrentAppend | store.CapViewRead
-	//
-	// A page-cache (non-durable) mode can be added the same way with Kind
-	// store.Variant: reported beside the others, never a peer or a target.
-	// The contract tests come for free: storetest.Run(t, spoolstore.Spec()).
-
+	// spool's LogStore adapter. The native column (zero-copy reads,
+	// group-committed appends: catalog.SpoolNative) needs the adapter to
+	// expose its journal; it is not registered yet.
+	r.Register(spoolstore.Spec())
 	r.Register(raftwal.Spec())
 	r.Register(boltdb.Spec())
 	r.Register(tidwall.Spec())

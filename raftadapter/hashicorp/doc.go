@@ -1,0 +1,160 @@
+// Package hashicorp is spool's storage for github.com/hashicorp/raft
+// (v1.8): a raft.LogStore, raft.StableStore and raft.SnapshotStore in one
+// directory, a drop-in replacement for raft-boltdb or raft-wal.
+//
+//	store, err := hashicorp.Open(dir, nil)
+//	if err != nil { ... }
+//	defer store.Close() // after raft.Shutdown
+//	r, err := raft.NewRaft(conf, fsm, store, store, store.Snapshots(), trans)
+//
+// The Store implements raft.LogStore, raft.MonotonicLogStore (IsMonotonic
+// is true) and raft.CommitTrackingLogStore (for Config.RestoreCommittedLogs),
+// and raft.StableStore. Store.Snapshots is a raft.SnapshotStore. Options
+// are documented on Options; the zero value is the production setting.
+//
+// # Files
+//
+//	DIR/LOCK, DIR/META, DIR/*.seg   the spool journal (package journal):
+//	                                the log, and the StableStore keys in
+//	                                the journal's crash-safe meta store
+//	DIR/snapshots/<id>.snap         published snapshots
+//	DIR/snapshots/<id>.snap.tmp     a snapshot being written (removed at Open)
+//	DIR/snapshots/<id>.snap.corrupt a snapshot found corrupt, set aside
+//
+// # Log entry encoding, version 1
+//
+// The journal index is the raft index, so Index is not stored. Each raft.Log
+// is one journal entry: a small header, then Extensions, then Data, which
+// runs to the end of the entry (its length is the entry's length less the
+// rest):
+//
+//	+-----------+-----------+------+-------+------------------+-----------+------------------+------------+
+//	| uvarint   | uvarint   | u8   | u8    | [varint seconds, | [uvarint  | [uvarint length, | Data ...   |
+//	| version=1 | Term      | Type | flags |  uvarint nanos]  |  commit]  |  Extensions]     |            |
+//	+-----------+-----------+------+-------+------------------+-----------+------------------+------------+
+//	                                        flags bit 0        bit 2       bit 1
+//
+//	flags: bit 0  AppendedAt present (not the zero time): Unix seconds and
+//	              nanoseconds, so every representable time round-trips
+//	       bit 1  Extensions present (non-empty)
+//	       bit 2  a commit index is recorded (StageCommitIndex)
+//	       other bits must be 0; an entry with a higher version or
+//	       unknown flags is refused (ErrEntryFormat), never misread
+//
+// The header of a typical command is 14-18 bytes (AppendedAt takes 10 of
+// them, a commit index 2-5). The journal frames each
+// entry with its index and an xxh3 checksum (see package journal).
+//
+// # Writing
+//
+// StoreLogs streams every entry of the call through a stream.Writer
+// straight into the journal's mapped pages (the header, then Extensions and
+// Data copied once, from raft's slices into the mapping), as one atomic
+// journal batch, and then waits for one sync covering the whole batch:
+// StoreLogs is durable when it returns. The sync happens outside the
+// Store's write lock, so a compaction from raft's snapshot goroutine is not
+// held up by it. Options.NoSync skips the wait (tests and benchmarks only).
+//
+// The log is monotonic: entries must continue it index by index
+// (ErrNonMonotonic otherwise, as raft-wal). An empty log (new, or emptied
+// by DeleteRange after raft installs or restores a snapshot) accepts any
+// first index and restarts there.
+//
+// DeleteRange accepts a prefix (compaction: journal.TruncateFront) or a
+// suffix (a conflicting tail: journal.TruncateBack); both are durable when
+// it returns and crash-safe (after a crash, the old log or the new one,
+// never a mix; a removed tail entry never reappears, even when new entries
+// line up with its bytes). Other ranges return ErrMiddleRange, as raft-wal.
+//
+// # Reading
+//
+// GetLog reads the entry under a pin of its segment, checks its checksum,
+// and copies Data and Extensions into one new slice that raft owns and may
+// keep (raft keeps Log.Data in its FSM pipeline and caches). It takes no
+// lock, runs concurrently with StoreLogs and DeleteRange, and returns
+// raft.ErrLogNotFound itself, not wrapped (raft compares with ==), for an
+// index outside the log. FirstIndex and LastIndex are 0 when the log is
+// empty. Open reads no entry: a restart costs the same for any log length.
+//
+// # Stable store
+//
+// Set, Get, SetUint64 and GetUint64 use the journal's meta store, under the
+// key prefix "hc/s/": a write is durable when it returns and atomic (two
+// checksummed slots). A key never set reads as (nil, nil) from Get and
+// (0, nil) from GetUint64, as in raft-wal; raft-boltdb returns an error
+// reading "not found" instead, and raft v1.8 accepts both. SetUint64
+// stores 8 bytes little endian in the same key space as Set. The meta store
+// holds about 3.9 KiB of keys and values in all (journal.MaxMetaSize):
+// ample for raft's three keys, not a general database.
+//
+// # Commit tracking
+//
+// StageCommitIndex only remembers the index; the next StoreLogs records it
+// in the header of every entry it writes, so it is persisted atomically
+// with them and never on its own, as raft.CommitTrackingLogStore requires.
+// GetCommitIndex reads it from the last entry, capped at LastIndex.
+//
+// # Snapshot file format, version 1
+//
+// A snapshot is one file, written front to back as raft streams it (nothing
+// is held in memory) and published atomically: written as <id>.snap.tmp,
+// fsynced, renamed to <id>.snap, directory fsynced. The newest
+// Options.SnapshotRetain snapshots are kept.
+//
+//	0         16                    16+D              16+D+M        +40
+//	+---------+---------------------+-----------------+-------------+
+//	| header  | data (D bytes)      | meta JSON       | trailer     |
+//	+---------+---------------------+-----------------+-------------+
+//
+//	header:  "SPOOLSNP", u16 version (1), u16 flags (0), u32 reserved
+//	meta:    raft.SnapshotMeta as JSON (ID, Index, Term, Configuration,
+//	         ConfigurationIndex, Peers, Size = D)
+//	trailer: u64 D, u64 M, u64 xxh3 of the data,
+//	         u64 xxh3 of header + meta + the trailer's first 24 bytes,
+//	         "SPOOLEND"
+//
+// List reads headers, trailers and metadata only. Open verifies the data
+// checksum before it returns (one read of the file), and the reader it
+// returns checks it again at the end, returning an error wrapping
+// ErrSnapshotCorrupt rather than io.EOF if the file changed. A corrupt
+// snapshot is renamed to <id>.snap.corrupt, so List stops offering it; raft
+// tries the snapshots of List newest first until one opens, so it falls back
+// to the previous one. Snapshot IDs are <term>-<index>-<unix ms>; Open
+// refuses anything else, so no ID can reach outside the directory.
+//
+// # Migrating from raft-boltdb or raft-wal
+//
+// Migrate copies a stopped node's log, stable keys and newest snapshots
+// from any raft.LogStore, raft.StableStore and raft.SnapshotStore into an
+// empty Store. The procedure, per node, one node at a time (the cluster
+// keeps its quorum):
+//
+//  1. Stop the node (raft.Shutdown, close its stores).
+//
+//  2. Open the old stores and a new Store in a new directory:
+//
+//     old, err := raftboltdb.NewBoltStore(filepath.Join(dataDir, "raft.db"))
+//     // or: old, err := raftwal.Open(walDir)
+//     fss, err := raft.NewFileSnapshotStore(dataDir, 2, os.Stderr)
+//     dst, err := hashicorp.Open(newDir, nil)
+//     stats, err := hashicorp.Migrate(dst, hashicorp.MigrateSource{
+//     Logs: old, Stable: old, Snapshots: fss,
+//     })
+//
+//  3. Close both; start the node on the new Store. Keep the old files until
+//     the node has rejoined; if Migrate fails, delete newDir and rerun it.
+//
+// Application keys in the old StableStore (beyond raft's CurrentTerm,
+// LastVoteTerm and LastVoteCand) must be listed in MigrateSource, since a
+// StableStore cannot be enumerated. Alternatively a node can simply be
+// replaced: start it on an empty Store with the same server ID and address,
+// and raft sends it the leader's snapshot and log.
+//
+// # Errors
+//
+// GetLog returns raft.ErrLogNotFound unwrapped. Other errors wrap this
+// package's sentinels (ErrNonMonotonic, ErrMiddleRange, ErrEntryFormat,
+// ErrSnapshotCorrupt, ErrForeignJournal) or the journal's (journal.ErrCorrupt
+// for damaged data, journal.ErrFailed after a failed sync: the Store then
+// refuses writes and must be reopened, journal.ErrClosed).
+package hashicorp

@@ -1,0 +1,479 @@
+package hashicorp
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/spoolhq/spool/journal"
+	"github.com/spoolhq/spool/mmapio"
+	"github.com/spoolhq/spool/stream"
+)
+
+// Compile-time checks of the interfaces the Store and SnapshotStore
+// implement.
+var (
+	_ raft.LogStore               = (*Store)(nil)
+	_ raft.MonotonicLogStore      = (*Store)(nil)
+	_ raft.CommitTrackingLogStore = (*Store)(nil)
+	_ raft.StableStore            = (*Store)(nil)
+	_ raft.SnapshotStore          = (*SnapshotStore)(nil)
+)
+
+// Defaults.
+const (
+	// DefaultSnapshotRetain is the number of snapshots kept when
+	// Options.SnapshotRetain is 0.
+	DefaultSnapshotRetain = 2
+	// SnapshotDirName is the directory, inside the Store's directory,
+	// that holds its snapshots.
+	SnapshotDirName = "snapshots"
+)
+
+// Meta store keys (see the package doc).
+const (
+	keyFormat       = "hc/v"  // uvarint store format version
+	keyStablePrefix = "hc/s/" // StableStore keys
+	storeVersion    = 1
+
+	// MaxStableKeySize is the longest StableStore key the Store accepts.
+	MaxStableKeySize = 255 - len(keyStablePrefix)
+)
+
+// Errors. Methods also return errors wrapping the journal's sentinels
+// (journal.ErrCorrupt, journal.ErrFailed, journal.ErrClosed, ...), and
+// raft.ErrLogNotFound unwrapped.
+var (
+	// ErrNonMonotonic reports a StoreLogs call whose entries do not
+	// continue the log (or each other) index by index. raft never makes
+	// one; the log is left unchanged.
+	ErrNonMonotonic = errors.New("hashicorp: non-monotonic log entries")
+	// ErrMiddleRange reports a DeleteRange that is neither a prefix nor a
+	// suffix of the log; raft never asks for one.
+	ErrMiddleRange = errors.New("hashicorp: only suffix or prefix ranges may be deleted from log")
+	// ErrForeignJournal reports a directory holding a spool journal that
+	// this package did not create (another adapter's, say).
+	ErrForeignJournal = fmt.Errorf("hashicorp: %w: not a raftadapter/hashicorp store", journal.ErrForeign)
+)
+
+// Options configure Open. The zero value (or nil) is the production
+// setting: durable writes, 64 MiB segments, two snapshots kept.
+type Options struct {
+	// FS performs every filesystem and mapping operation of the log;
+	// nil means mmapio.OS. (Snapshots always use the os package.)
+	FS mmapio.FS
+	// SegmentSize is the size of new journal segment files, between
+	// 64 KiB and 1 GiB; 0 means journal.DefaultSegmentSize (64 MiB).
+	// Compaction frees whole segments, so smaller segments return disk
+	// space sooner; larger ones mean fewer files.
+	SegmentSize int64
+	// MaxEntrySize bounds one stored log entry (a few header bytes, plus
+	// Extensions and Data), on write and on read; 0 means
+	// journal.DefaultMaxEntrySize (1 GiB).
+	MaxEntrySize int64
+	// NoSync makes StoreLogs return once the entries are readable,
+	// without waiting for them to be durable (truncations and
+	// StableStore writes still sync). For tests and benchmarks only: a
+	// machine crash can then lose entries raft believes persisted, which
+	// breaks Raft's safety.
+	NoSync bool
+	// SnapshotRetain is how many snapshots Snapshots() keeps (and List
+	// returns); 0 means DefaultSnapshotRetain.
+	SnapshotRetain int
+	// Logger receives the snapshot store's warnings (a corrupt snapshot
+	// set aside, say); nil discards them.
+	Logger hclog.Logger
+}
+
+// Store is a raft.LogStore (monotonic, commit-tracking) and raft.StableStore
+// kept in a spool journal, with a raft.SnapshotStore beside it
+// (Snapshots). Pass it as both the LogStore and the StableStore of
+// raft.NewRaft.
+//
+// Every method is safe for concurrent use. Reads (GetLog, FirstIndex,
+// LastIndex, Get, GetUint64) take no lock and never wait for a write or a
+// sync; writes (StoreLogs, DeleteRange) are serialised with each other,
+// but a StoreLogs waits for its sync after releasing the write lock.
+type Store struct {
+	j    *journal.Journal
+	dir  string
+	opts Options
+
+	wmu     sync.Mutex // serialises StoreLogs and DeleteRange
+	enc     entryEncoder
+	batch   []*raft.Log // StoreLogs' entries, for batchFn
+	batchFn func(b *journal.Batch) error
+
+	staged atomic.Uint64 // commit index staged for the next StoreLogs
+	closed atomic.Bool
+
+	snaps *SnapshotStore
+}
+
+// Open opens the store in dir, creating it if needed: the log and the
+// StableStore keys in a spool journal in dir, snapshots in
+// dir/snapshots. opts may be nil. Close it after raft has shut down.
+//
+// Open holds an exclusive lock on dir until Close. It never reads the log
+// entries: its cost does not grow with the log.
+func Open(dir string, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.SnapshotRetain == 0 {
+		o.SnapshotRetain = DefaultSnapshotRetain
+	}
+	if o.SnapshotRetain < 0 {
+		return nil, fmt.Errorf("hashicorp: SnapshotRetain %d < 0", o.SnapshotRetain)
+	}
+	j, err := journal.Open(dir, &journal.Options{
+		FS:           o.FS,
+		SegmentSize:  o.SegmentSize,
+		MaxEntrySize: o.MaxEntrySize,
+		Sync:         journal.PageCache, // StoreLogs waits for its own sync
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{j: j, dir: dir, opts: o}
+	s.enc.fn = s.enc.write
+	s.batchFn = s.appendBatch
+	if err := s.checkFormat(); err != nil {
+		_ = j.Close()
+		return nil, err
+	}
+	s.snaps, err = newSnapshotStore(filepath.Join(dir, SnapshotDirName), o.SnapshotRetain, o.Logger)
+	if err != nil {
+		_ = j.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkFormat records the store format in a new journal, and refuses a
+// journal some other code wrote.
+func (s *Store) checkFormat() error {
+	v, ok := s.j.Meta(keyFormat)
+	if ok {
+		ver, n := binary.Uvarint(v)
+		switch {
+		case n <= 0:
+			return fmt.Errorf("hashicorp: %s: %w: bad format record", s.dir, journal.ErrCorrupt)
+		case ver > storeVersion:
+			return fmt.Errorf("hashicorp: %s: %w: store format %d, this build reads up to %d", s.dir, journal.ErrVersion, ver, storeVersion)
+		}
+		return nil
+	}
+	if s.j.LastIndex() >= s.j.FirstIndex() || s.j.FirstIndex() != 1 {
+		return fmt.Errorf("%w: %s has log entries but no format record", ErrForeignJournal, s.dir)
+	}
+	return s.j.SetMeta(keyFormat, binary.AppendUvarint(nil, storeVersion))
+}
+
+// Close closes the log (recording a clean shutdown, so that the next Open
+// reads no entry). Shut raft down first. Close is idempotent.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.j.Close()
+}
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Snapshots returns the raft.SnapshotStore kept in dir/snapshots.
+func (s *Store) Snapshots() *SnapshotStore { return s.snaps }
+
+// IsMonotonic implements raft.MonotonicLogStore: it reports true, so raft
+// removes every entry after restoring a snapshot rather than leaving a gap
+// in the index sequence (which StoreLogs refuses).
+func (s *Store) IsMonotonic() bool { return true }
+
+// FirstIndex implements raft.LogStore: the index of the first entry, or 0
+// when the log is empty.
+func (s *Store) FirstIndex() (uint64, error) {
+	if s.closed.Load() {
+		return 0, journal.ErrClosed
+	}
+	first, last := s.bounds()
+	if last < first {
+		return 0, nil
+	}
+	return first, nil
+}
+
+// LastIndex implements raft.LogStore: the index of the last entry, or 0
+// when the log is empty.
+func (s *Store) LastIndex() (uint64, error) {
+	if s.closed.Load() {
+		return 0, journal.ErrClosed
+	}
+	first, last := s.bounds()
+	if last < first {
+		return 0, nil
+	}
+	return last, nil
+}
+
+// bounds returns the journal's first and last index as seen at one
+// moment between appends and truncations (last < first: empty).
+func (s *Store) bounds() (first, last uint64) {
+	for {
+		last = s.j.LastIndex()
+		first = s.j.FirstIndex()
+		if s.j.LastIndex() == last {
+			return first, last
+		}
+	}
+}
+
+// GetLog implements raft.LogStore. It fills log with entry index, whose Data
+// and Extensions are new memory that the caller owns (raft keeps them):
+// one allocation holds both; empty ones are nil. AppendedAt comes back in
+// the local time zone, without a monotonic clock reading.
+//
+// An index outside the log returns raft.ErrLogNotFound itself (raft
+// compares with ==), also when a concurrent DeleteRange removes it. GetLog
+// runs concurrently with StoreLogs and DeleteRange and never waits for
+// them.
+func (s *Store) GetLog(index uint64, log *raft.Log) error {
+	if index == 0 {
+		return raft.ErrLogNotFound
+	}
+	err := s.j.Read(index, func(r *stream.Reader) error {
+		return decodeEntry(index, r, log)
+	})
+	if err != nil {
+		if errors.Is(err, journal.ErrOutOfRange) {
+			return raft.ErrLogNotFound
+		}
+		return err
+	}
+	return nil
+}
+
+// StoreLog implements raft.LogStore; see StoreLogs.
+func (s *Store) StoreLog(log *raft.Log) error {
+	one := [1]*raft.Log{log}
+	return s.StoreLogs(one[:])
+}
+
+// StoreLogs implements raft.LogStore. The entries must have consecutive
+// indexes continuing the log (LastIndex()+1 onwards); on an empty log
+// (new, or emptied by DeleteRange) any first index is accepted, and the log
+// restarts there. Each entry is streamed into the journal's mapped pages
+// with no intermediate buffer; the batch is appended atomically (after a
+// crash, all or none of it) and made durable with one sync before
+// StoreLogs returns (unless Options.NoSync). A commit index staged with
+// StageCommitIndex is recorded in every entry of the batch.
+func (s *Store) StoreLogs(logs []*raft.Log) error {
+	if len(logs) == 0 {
+		return nil
+	}
+	if s.closed.Load() {
+		return journal.ErrClosed
+	}
+	for i, l := range logs {
+		if l == nil {
+			return fmt.Errorf("hashicorp: StoreLogs: nil log at position %d", i)
+		}
+		if i > 0 && l.Index != logs[i-1].Index+1 {
+			return fmt.Errorf("%w: index %d follows %d in one batch", ErrNonMonotonic, l.Index, logs[i-1].Index)
+		}
+	}
+	if logs[0].Index == 0 {
+		return fmt.Errorf("%w: index 0", ErrNonMonotonic)
+	}
+	s.wmu.Lock()
+	first, last := s.j.FirstIndex(), s.j.LastIndex()
+	if last < first {
+		if logs[0].Index != first {
+			// raft restarts an emptied log wherever it needs (after a
+			// snapshot is installed or restored): move the empty journal.
+			if err := s.j.Reset(logs[0].Index); err != nil {
+				s.wmu.Unlock()
+				return err
+			}
+		}
+	} else if logs[0].Index != last+1 {
+		s.wmu.Unlock()
+		return fmt.Errorf("%w: tried to append index %d after %d", ErrNonMonotonic, logs[0].Index, last)
+	}
+	s.enc.commit = s.staged.Load()
+	s.batch = logs
+	_, end, err := s.j.AppendBatch(s.batchFn)
+	s.batch, s.enc.log = nil, nil
+	s.wmu.Unlock()
+	if err != nil {
+		return err
+	}
+	if s.opts.NoSync {
+		return nil
+	}
+	return s.j.WaitDurable(context.Background(), end)
+}
+
+func (s *Store) appendBatch(b *journal.Batch) error {
+	for _, l := range s.batch {
+		s.enc.log = l
+		if _, err := b.Append(s.enc.fn); err != nil {
+			return fmt.Errorf("hashicorp: store log %d: %w", l.Index, err)
+		}
+	}
+	return nil
+}
+
+// DeleteRange implements raft.LogStore: it deletes entries min to max
+// inclusive, which must be a prefix of the log (compaction) or a suffix
+// (removing a conflicting tail); any other range returns ErrMiddleRange.
+// Deleting the whole log leaves it empty, and the next StoreLogs may start
+// at any index. Both kinds are durable when DeleteRange returns, and a
+// crash at any point leaves either the old log or the new one. A range
+// outside the log, or with min > max, is a no-op.
+//
+// Readers are not blocked: a GetLog that races the deletion either returns
+// the entry (its bytes stay mapped until it is copied) or
+// raft.ErrLogNotFound.
+func (s *Store) DeleteRange(min, max uint64) error {
+	if s.closed.Load() {
+		return journal.ErrClosed
+	}
+	if min > max {
+		return nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	first, last := s.j.FirstIndex(), s.j.LastIndex()
+	switch {
+	case last < first || max < first || min > last:
+		return nil // nothing of the range exists
+	case min <= first:
+		// A prefix, possibly the whole log. (max+1 could overflow.)
+		return s.j.TruncateFront(minU(max, last) + 1)
+	case max >= last:
+		return s.j.TruncateBack(min - 1)
+	default:
+		return fmt.Errorf("%w: [%d, %d] inside [%d, %d]", ErrMiddleRange, min, max, first, last)
+	}
+}
+
+func minU(a, b uint64) uint64 {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+// StageCommitIndex implements raft.CommitTrackingLogStore: idx is recorded
+// in the entries of the next StoreLogs call, so it becomes durable
+// atomically with them and never separately. It does no I/O.
+func (s *Store) StageCommitIndex(idx uint64) error {
+	s.staged.Store(idx)
+	return nil
+}
+
+// GetCommitIndex implements raft.CommitTrackingLogStore: the commit index
+// recorded in the last entry of the log, at most LastIndex(); 0 when the
+// log is empty or its last entry records none.
+func (s *Store) GetCommitIndex() (uint64, error) {
+	if s.closed.Load() {
+		return 0, journal.ErrClosed
+	}
+	for {
+		first, last := s.bounds()
+		if last < first {
+			return 0, nil
+		}
+		var commit uint64
+		err := s.j.Read(last, func(r *stream.Reader) error {
+			var err error
+			_, _, _, _, commit, err = decodeHeader(r)
+			if err != nil {
+				return fmt.Errorf("%w: entry %d: %w", ErrEntryFormat, last, err)
+			}
+			return nil
+		})
+		if errors.Is(err, journal.ErrOutOfRange) {
+			continue // truncated meanwhile
+		}
+		if err != nil {
+			return 0, err
+		}
+		return minU(commit, last), nil
+	}
+}
+
+// Set implements raft.StableStore. The key and value are durable when Set
+// returns. Keys are 1 to MaxStableKeySize bytes; all keys and values
+// together must fit in the journal's meta store (journal.MaxMetaSize,
+// about 3.9 KiB, less a few bytes the Store uses), which is ample for
+// raft's three keys; beyond it Set returns an error wrapping
+// journal.ErrMetaFull. A nil value is stored as an empty one.
+func (s *Store) Set(key, val []byte) error {
+	k, err := stableKey(key)
+	if err != nil {
+		return err
+	}
+	if val == nil {
+		val = []byte{}
+	}
+	if s.closed.Load() {
+		return journal.ErrClosed
+	}
+	return s.j.SetMeta(k, val)
+}
+
+// Get implements raft.StableStore. It returns a copy of the value, or
+// (nil, nil) for a key never set: the raft-wal convention, which raft
+// treats as "not found" (raft-boltdb returns an error reading "not found"
+// instead; raft accepts both).
+func (s *Store) Get(key []byte) ([]byte, error) {
+	k, err := stableKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if s.closed.Load() {
+		return nil, journal.ErrClosed
+	}
+	v, ok := s.j.Meta(k)
+	if !ok {
+		return nil, nil
+	}
+	return v, nil
+}
+
+// SetUint64 implements raft.StableStore: val is stored as 8 bytes, little
+// endian, under key (the same key space as Set). Durable on return.
+func (s *Store) SetUint64(key []byte, val uint64) error {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], val)
+	return s.Set(key, b[:])
+}
+
+// GetUint64 implements raft.StableStore: 0 with a nil error for a key never
+// set; an error if the key holds a value that is not 8 bytes.
+func (s *Store) GetUint64(key []byte) (uint64, error) {
+	v, err := s.Get(key)
+	if err != nil || v == nil {
+		return 0, err
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("hashicorp: GetUint64(%q): value of %d bytes is not a uint64", key, len(v))
+	}
+	return binary.LittleEndian.Uint64(v), nil
+}
+
+func stableKey(key []byte) (string, error) {
+	if len(key) == 0 || len(key) > MaxStableKeySize {
+		return "", fmt.Errorf("hashicorp: stable key length %d not in [1, %d]", len(key), MaxStableKeySize)
+	}
+	return keyStablePrefix + string(key), nil
+}
