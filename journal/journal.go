@@ -59,7 +59,7 @@ type Journal struct {
 	flushStop chan struct{}
 	flushWG   sync.WaitGroup // committer and prefaulter
 
-	prefaultWake chan struct{}
+	prefaultReq  chan prefaultRequest // one pending request (see prefault.go)
 	prefaultStop chan struct{}
 
 	viewPool sync.Pool
@@ -96,7 +96,7 @@ func Open(dir string, opts *Options) (*Journal, error) {
 		_ = lock.Close()
 		return nil, err
 	}
-	j.prefaultWake = make(chan struct{}, 1)
+	j.prefaultReq = make(chan prefaultRequest, 1)
 	j.prefaultStop = make(chan struct{})
 	j.flushWG.Add(1)
 	go j.prefaulter()

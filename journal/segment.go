@@ -45,16 +45,19 @@ type segment struct {
 	// by truncation, which publishes a new segment set.
 	count atomic.Uint32
 
+	// faultedTo: pages below this offset have been prefaulted. Written by
+	// the prefaulter, read by the appender (prefault.go).
+	faultedTo atomic.Int64
+
 	// Appender state, guarded by Journal.mu.
-	sealed    bool
-	writeOff  int64 // next chunk offset (active segment)
-	highOff   int64 // highest offset written since the last sync: syncs cover up to here
-	synced    int64 // data below this offset is durable
-	open      bool  // sealed with its last counted entry continuing (trailer flag)
-	dataEnd   int64 // sealed: end of data
-	removed   bool  // file unlinked
-	scanned   bool  // recovery scanned it (no valid trailer)
-	faultedTo int64 // pages below this offset have been prefaulted
+	sealed   bool
+	writeOff int64 // next chunk offset (active segment)
+	highOff  int64 // highest offset written since the last sync: syncs cover up to here
+	synced   int64 // data below this offset is durable
+	open     bool  // sealed with its last counted entry continuing (trailer flag)
+	dataEnd  int64 // sealed: end of data
+	removed  bool  // file unlinked
+	scanned  bool  // recovery scanned it (no valid trailer)
 	// Durable prefix known after the last sync round, to be recorded in
 	// the segment's checkpoint by the next round.
 	ckptNext    checkpoint
