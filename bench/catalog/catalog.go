@@ -24,10 +24,10 @@ const (
 func Default() *store.Registry {
 	r := store.NewRegistry()
 
-	// spool's LogStore adapter. The native column (zero-copy reads,
-	// group-committed appends: catalog.SpoolNative) needs the adapter to
-	// expose its journal; it is not registered yet.
+	// spool's LogStore adapter, then its native journal API (zero-copy
+	// reads, group-committed appends).
 	r.Register(spoolstore.Spec())
+	r.Register(spoolstore.NativeSpec())
 	r.Register(raftwal.Spec())
 	r.Register(boltdb.Spec())
 	r.Register(tidwall.Spec())
