@@ -2,10 +2,10 @@ package etcd
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 
+	"github.com/spoolhq/spool/journal"
 	"github.com/spoolhq/spool/stream"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -25,8 +25,10 @@ const (
 )
 
 // errEntryFormat reports a journal payload that is not a raft entry of a
-// version this build reads.
-var errEntryFormat = errors.New("etcd: bad entry encoding")
+// version this build reads. It wraps journal.ErrCorrupt (a journal entry
+// verified by its checksum that does not decode is damage, or another
+// program's data); an unknown version wraps journal.ErrVersion as well.
+var errEntryFormat = fmt.Errorf("%w: etcd: bad entry encoding", journal.ErrCorrupt)
 
 // entryFlags returns the flags byte of e, or an error for a type that does
 // not fit.
@@ -63,7 +65,7 @@ func parseEntryHeader(p []byte) (term uint64, flags byte, n int, err error) {
 	v, k := binary.Uvarint(p)
 	if k <= 0 || v != entryVersion {
 		if k > 0 {
-			return 0, 0, 0, fmt.Errorf("%w: version %d", errEntryFormat, v)
+			return 0, 0, 0, fmt.Errorf("%w: version %d: %w", errEntryFormat, v, journal.ErrVersion)
 		}
 		return 0, 0, 0, fmt.Errorf("%w: truncated version", errEntryFormat)
 	}
@@ -79,7 +81,7 @@ func parseEntryHeader(p []byte) (term uint64, flags byte, n int, err error) {
 // segments).
 func readEntryHeader(r *stream.Reader) (term uint64, flags byte, err error) {
 	if v := r.Uvarint(); r.Err() == nil && v != entryVersion {
-		return 0, 0, fmt.Errorf("%w: version %d", errEntryFormat, v)
+		return 0, 0, fmt.Errorf("%w: version %d: %w", errEntryFormat, v, journal.ErrVersion)
 	}
 	term = r.Uvarint()
 	flags = r.Uint8()

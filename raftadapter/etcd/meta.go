@@ -3,6 +3,7 @@ package etcd
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/spoolhq/spool/journal"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -29,7 +30,7 @@ type snapRecord struct {
 	index, term uint64
 	dataLen     uint64
 	dataSum     uint64
-	cs          *pb.ConfState // nil: none recorded
+	cs          *pb.ConfState // nil: no snapshot recorded
 }
 
 func (r snapRecord) confState() *pb.ConfState {
@@ -50,6 +51,7 @@ func appendUvarints(b []byte, vs ...uint64) []byte {
 	return b
 }
 
+// recordReader decodes the uvarints of one meta record.
 type recordReader struct {
 	b   []byte
 	key string
@@ -69,48 +71,81 @@ func (r *recordReader) uvarint() uint64 {
 	return v
 }
 
-func newRecordReader(j *journal.Journal, key string) (*recordReader, bool, error) {
-	b, ok := j.Meta(key)
-	if !ok {
-		return nil, false, nil
+// end reports trailing bytes after a record's last field.
+func (r *recordReader) end() error {
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%w: meta record %s: %d trailing bytes", journal.ErrCorrupt, r.key, len(r.b))
 	}
+	return r.err
+}
+
+// newRecordReader starts decoding record b of key: it checks the version.
+func newRecordReader(b []byte, key string) (*recordReader, error) {
 	r := &recordReader{b: b, key: key}
 	if v := r.uvarint(); r.err == nil && v != recordVersion {
-		return nil, false, fmt.Errorf("%w: meta record %s version %d", journal.ErrVersion, key, v)
+		return nil, fmt.Errorf("%w: meta record %s version %d", journal.ErrVersion, key, v)
 	}
-	return r, true, r.err
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r, nil
 }
 
 func (h hardState) encode() []byte {
 	return appendUvarints(make([]byte, 0, 32), recordVersion, h.term, h.vote, h.commit)
 }
 
-func loadHardState(j *journal.Journal) (hardState, error) {
-	r, ok, err := newRecordReader(j, keyHardState)
-	if !ok || err != nil {
+// decodeHardState decodes an etcd/hs record. Errors wrap journal.ErrCorrupt
+// or journal.ErrVersion.
+func decodeHardState(b []byte) (hardState, error) {
+	r, err := newRecordReader(b, keyHardState)
+	if err != nil {
 		return hardState{}, err
 	}
 	h := hardState{term: r.uvarint(), vote: r.uvarint(), commit: r.uvarint(), set: true}
-	return h, r.err
+	if err := r.end(); err != nil {
+		return hardState{}, err
+	}
+	return h, nil
+}
+
+func loadHardState(j *journal.Journal) (hardState, error) {
+	b, ok := j.Meta(keyHardState)
+	if !ok {
+		return hardState{}, nil
+	}
+	return decodeHardState(b)
 }
 
 func (p logPoint) encode() []byte {
 	return append(appendUvarints(make([]byte, 0, 24), recordVersion, p.index, p.term), p.kind)
 }
 
-func loadLogPoint(j *journal.Journal) (logPoint, bool, error) {
-	r, ok, err := newRecordReader(j, keyBase)
-	if !ok || err != nil {
-		return logPoint{}, false, err
+// decodeLogPoint decodes an etcd/base record. Errors wrap
+// journal.ErrCorrupt or journal.ErrVersion.
+func decodeLogPoint(b []byte) (logPoint, error) {
+	r, err := newRecordReader(b, keyBase)
+	if err != nil {
+		return logPoint{}, err
 	}
 	p := logPoint{index: r.uvarint(), term: r.uvarint()}
-	if r.err == nil {
-		if len(r.b) != 1 || (r.b[0] != pointCompact && r.b[0] != pointReset) {
-			return p, false, fmt.Errorf("%w: meta record %s: bad kind", journal.ErrCorrupt, keyBase)
-		}
-		p.kind = r.b[0]
+	if r.err != nil {
+		return logPoint{}, r.err
 	}
-	return p, true, r.err
+	if len(r.b) != 1 || (r.b[0] != pointCompact && r.b[0] != pointReset) {
+		return logPoint{}, fmt.Errorf("%w: meta record %s: bad kind", journal.ErrCorrupt, keyBase)
+	}
+	p.kind = r.b[0]
+	return p, nil
+}
+
+func loadLogPoint(j *journal.Journal) (logPoint, bool, error) {
+	b, ok := j.Meta(keyBase)
+	if !ok {
+		return logPoint{}, false, nil
+	}
+	p, err := decodeLogPoint(b)
+	return p, err == nil, err
 }
 
 func (r snapRecord) encode() ([]byte, error) {
@@ -125,22 +160,40 @@ func (r snapRecord) encode() ([]byte, error) {
 	return b, nil
 }
 
-func loadSnapRecord(j *journal.Journal) (snapRecord, error) {
-	r, ok, err := newRecordReader(j, keySnap)
-	if !ok || err != nil {
+// maxSnapDataLen bounds the data length a snapshot record may name (the
+// data file's size is checked against it before anything is allocated).
+const maxSnapDataLen = math.MaxInt64 - snapHeaderSize
+
+// decodeSnapRecord decodes an etcd/snap record. The ConfState of a decoded
+// record is never nil: a record exists only for a snapshot. Errors wrap
+// journal.ErrCorrupt or journal.ErrVersion.
+func decodeSnapRecord(b []byte) (snapRecord, error) {
+	r, err := newRecordReader(b, keySnap)
+	if err != nil {
 		return snapRecord{}, err
 	}
 	s := snapRecord{index: r.uvarint(), term: r.uvarint(), dataLen: r.uvarint()}
 	if r.err != nil {
-		return s, r.err
+		return snapRecord{}, r.err
+	}
+	if s.dataLen > maxSnapDataLen {
+		return snapRecord{}, fmt.Errorf("%w: meta record %s: data length %d", journal.ErrCorrupt, keySnap, s.dataLen)
 	}
 	if len(r.b) < 8 {
-		return s, fmt.Errorf("%w: meta record %s truncated", journal.ErrCorrupt, keySnap)
+		return snapRecord{}, fmt.Errorf("%w: meta record %s truncated", journal.ErrCorrupt, keySnap)
 	}
 	s.dataSum = binary.LittleEndian.Uint64(r.b)
 	s.cs = new(pb.ConfState)
 	if err := proto.Unmarshal(r.b[8:], s.cs); err != nil {
-		return s, fmt.Errorf("%w: meta record %s: conf state: %w", journal.ErrCorrupt, keySnap, err)
+		return snapRecord{}, fmt.Errorf("%w: meta record %s: conf state: %w", journal.ErrCorrupt, keySnap, err)
 	}
 	return s, nil
+}
+
+func loadSnapRecord(j *journal.Journal) (snapRecord, error) {
+	b, ok := j.Meta(keySnap)
+	if !ok {
+		return snapRecord{}, nil
+	}
+	return decodeSnapRecord(b)
 }

@@ -98,6 +98,13 @@ func (s *Storage) readSnapshotData(rec snapRecord) ([]byte, error) {
 		return nil, fmt.Errorf("etcd: snapshot %d: %w", rec.index, err)
 	}
 	defer f.Close()
+	// The length comes from the meta record: check it against the file
+	// before allocating anything.
+	if size, err := f.Size(); err != nil {
+		return nil, fmt.Errorf("etcd: snapshot %d: %w", rec.index, err)
+	} else if rec.dataLen > maxSnapDataLen || size != snapHeaderSize+int64(rec.dataLen) {
+		return nil, fmt.Errorf("%w: %s: %d bytes, the snapshot record says %d of data", journal.ErrCorrupt, path, size, rec.dataLen)
+	}
 	var h [snapHeaderSize]byte
 	if _, err := f.ReadAt(h[:], 0); err != nil {
 		return nil, fmt.Errorf("%w: %s: header: %w", journal.ErrCorrupt, path, err)
@@ -163,6 +170,11 @@ func (s *Storage) removeSnapshotFile(old snapRecord) {
 // application keeps snapshot data) and returns its record. The caller
 // holds wmu and snapMu.
 func (s *Storage) storeSnapshotLocked(index, term uint64, cs *pb.ConfState, data []byte) (snapRecord, error) {
+	if cs == nil {
+		// A snapshot without a ConfState records an empty one, as a
+		// reopened Storage would read it back: the record exists.
+		cs = &pb.ConfState{}
+	}
 	rec := snapRecord{index: index, term: term, cs: cs}
 	if s.opts.SnapshotData != nil || len(data) == 0 {
 		return rec, nil
@@ -207,6 +219,14 @@ func (s *Storage) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte) (*pb.S
 		cs = old.cs
 	} else {
 		cs = proto.CloneOf(cs)
+	}
+	// The record must never name an index a crash could take from the
+	// log: make the entries up to i durable first (applied entries
+	// normally are already).
+	if i > s.j.Durable() && !s.opts.NoSync {
+		if err := s.j.Sync(); err != nil {
+			return nil, err
+		}
 	}
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()

@@ -152,8 +152,10 @@ func (s *Storage) recover() error {
 	}
 	first := s.j.FirstIndex()
 	if !ok {
-		if first != 1 || s.snap.index != 0 {
-			return fmt.Errorf("etcd: %s: journal starts at %d but has no raft compaction record", s.dir, first)
+		// Never compacted nor reset: the log starts at 1. A snapshot
+		// record may exist (CreateSnapshot without Compact).
+		if first != 1 {
+			return fmt.Errorf("%w: %s: journal starts at %d but has no raft compaction record", journal.ErrCorrupt, s.dir, first)
 		}
 		base = logPoint{kind: pointCompact}
 	}
