@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spoolhq/spool/mmapio"
 	"github.com/spoolhq/spool/stream"
 	"github.com/zeebo/xxh3"
 )
@@ -92,20 +93,32 @@ func (v *View) unpinAll() {
 // segments have every chunk header checked (not yet their payloads) so
 // that the size is known.
 func (v *View) open(j *Journal, idx uint64) error {
-	v.j, v.idx, v.released, v.done, v.multi, v.cur = j, idx, false, false, false, nil
 	s, off, err := j.pinEntry(idx)
 	if err != nil {
 		return err
 	}
+	return v.openAt(j, s, off, idx)
+}
+
+// openAt is open for entry idx whose first chunk is at off in s, which the
+// caller has pinned; the pin passes to the view (released on error).
+// Verify calls it with offsets from its own scan.
+func (v *View) openAt(j *Journal, s *segment, off int64, idx uint64) error {
+	v.j, v.idx, v.released, v.done, v.multi, v.cur = j, idx, false, false, false, nil
 	v.pin(s)
-	h, payload, err := s.chunkAt(off, idx, kindFull, kindFirst)
+	var h chunkHeader
+	var payload []byte
+	err := guardMapped(s, off, idx, func() error {
+		var err error
+		h, payload, err = s.chunkAt(off, idx, kindFull, kindFirst)
+		if err == nil && xxh3.Hash(payload) != h.sum {
+			err = corruptf(s.path, off, idx, "payload checksum mismatch")
+		}
+		return err
+	})
 	if err != nil {
 		v.unpinAll()
 		return err
-	}
-	if xxh3.Hash(payload) != h.sum {
-		v.unpinAll()
-		return corruptf(s.path, off, idx, "payload checksum mismatch")
 	}
 	v.first, v.size, v.cur = payload, int64(h.length), s
 	if h.kind == kindFirst {
@@ -133,7 +146,12 @@ func (v *View) measure(s *segment) error {
 		if err := t.ensure(); err != nil {
 			return err
 		}
-		h, _, err := t.chunkAt(dataStart, v.idx, kindMiddle, kindLast)
+		var h chunkHeader
+		err := guardMapped(t, dataStart, v.idx, func() error {
+			var err error
+			h, _, err = t.chunkAt(dataStart, v.idx, kindMiddle, kindLast)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -187,12 +205,18 @@ func (v *View) nextWindow() ([]byte, error) {
 	if next == nil {
 		return nil, fmt.Errorf("%w: entry %d: continuation segment missing", ErrCorrupt, v.idx)
 	}
-	h, payload, err := next.chunkAt(dataStart, v.idx, kindMiddle, kindLast)
+	var h chunkHeader
+	var payload []byte
+	err := guardMapped(next, dataStart, v.idx, func() error {
+		var err error
+		h, payload, err = next.chunkAt(dataStart, v.idx, kindMiddle, kindLast)
+		if err == nil && xxh3.Hash(payload) != h.sum {
+			err = corruptf(next.path, dataStart, v.idx, "payload checksum mismatch")
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	if xxh3.Hash(payload) != h.sum {
-		return nil, corruptf(next.path, dataStart, v.idx, "payload checksum mismatch")
 	}
 	v.cur = next
 	v.done = h.kind == kindLast
@@ -245,14 +269,23 @@ func (v *View) AppendTo(dst []byte) ([]byte, error) {
 	if err := v.checkReleased(); err != nil {
 		return dst, err
 	}
-	if !v.multi {
-		return append(dst, v.first...), nil
-	}
-	var r stream.Reader
-	r.Reset(&v.src, v.first, v.size)
+	n := len(dst)
 	dst = grow(dst, int(v.size))
-	if _, err := io.ReadFull(&r, dst[len(dst)-int(v.size):]); err != nil {
-		return dst[:len(dst)-int(v.size)], err
+	// The copy touches mapped pages: a fault there (the file truncated
+	// behind the journal's back, a page the disk cannot supply) is an
+	// error, not a crash.
+	err := guardMapped(v.pins[0], -1, v.idx, func() error {
+		if !v.multi {
+			copy(dst[n:], v.first)
+			return nil
+		}
+		var r stream.Reader
+		r.Reset(&v.src, v.first, v.size)
+		_, err := io.ReadFull(&r, dst[n:])
+		return err
+	})
+	if err != nil {
+		return dst[:n], err
 	}
 	// Reset the source for any later Reader use.
 	v.cur, v.done = v.pins[0], false
@@ -397,4 +430,25 @@ func (it *Iterator) Close() error {
 	}
 	it.next = ^uint64(0)
 	return nil
+}
+
+// guardMapped runs fn, which reads mapped bytes of s, so that a memory
+// fault (SIGBUS from a segment file truncated under its mapping by someone
+// else, or a page the disk could not supply) becomes an error naming the
+// file, offset (-1 if unknown) and entry, wrapping both ErrCorrupt and
+// mmapio.ErrFault, instead of crashing the process. Only the journal's own
+// touches are guarded: bytes handed to the caller (View.Bytes, the windows
+// of a Reader inside a Read callback) are read by the caller's code, which
+// can run under mmapio.Guard itself.
+func guardMapped(s *segment, off int64, idx uint64, fn func() error) error {
+	var fnErr error // fn's own result, told apart from a fault
+	if fault := mmapio.Guard(func() error { fnErr = fn(); return nil }); fault != nil {
+		return faultError(s.path, off, idx, fault)
+	}
+	return fnErr
+}
+
+// faultError reports a memory fault while reading a segment's mapping.
+func faultError(path string, off int64, idx uint64, fault error) error {
+	return fmt.Errorf("%w (%w)", corruptf(path, off, idx, "memory fault reading mapped bytes (file truncated or unreadable)"), fault)
 }

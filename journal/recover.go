@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spoolhq/spool/mmapio"
 	"github.com/zeebo/xxh3"
 )
 
@@ -244,6 +245,9 @@ func (j *Journal) create(metaPath string) error {
 // On error, whatever was opened is closed again.
 func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
 	id, path := s.id, s.path
+	// Verify loads through a verifyFS, which opens and maps read-only;
+	// then nothing here may write.
+	vfs, _ := j.fs.(*verifyFS)
 	f, err := j.fs.Open(path, true)
 	if err != nil {
 		return fmt.Errorf("journal: open %s: %w", path, err)
@@ -309,6 +313,9 @@ func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
 			return bad(err)
 		}
 		s.applyTrailer(t)
+		if vfs != nil {
+			return nil // Verify reports the cut; Open re-applies it
+		}
 		if err := s.seal(); err != nil {
 			return bad(err)
 		}
@@ -329,9 +336,22 @@ func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
 	}
 	// Not sealed: the last segment after a crash, or one whose deferred
 	// seal never reached the disk. Scan it; settleScanned decides.
-	s.scan()
+	// Verify rebuilds the slots beside the read-only mapping, not in it.
+	setSlot := s.setSlot
+	if vfs != nil {
+		setSlot = vfs.slotSetter(path)
+	}
+	var c checkpoint
+	var ckptOK bool
+	if fault := mmapio.Guard(func() error {
+		s.scan(setSlot)
+		c, ckptOK = decodeCheckpoint(s.data[ckptOff:], s.salt)
+		return nil
+	}); fault != nil {
+		return bad(faultError(path, -1, s.first, fault))
+	}
 	s.scanned = true
-	if c, ok := decodeCheckpoint(s.data[ckptOff:], s.salt); ok && c.count > s.count.Load() {
+	if ckptOK && c.count > s.count.Load() {
 		// The scan stopped inside a prefix a sync made durable: this
 		// is damage to acknowledged entries, not a torn tail.
 		return bad(corruptf(path, s.writeOff, s.first+uint64(s.count.Load()),
@@ -433,7 +453,10 @@ func (j *Journal) trustClean(s *segment, c segRecord) bool {
 // whose last chunk is missing is not counted. It sets open when the segment
 // ends inside an entry that continues (impossible for the last segment, so
 // the caller truncates it).
-func (s *segment) scan() {
+//
+// setSlot records the offset of each entry's first chunk (s.setSlot, or a
+// table beside a read-only mapping for Verify).
+func (s *segment) scan(setSlot func(i uint32, off int64)) {
 	off := int64(dataStart)
 	var count uint32
 	next := s.first // index of the next entry to start
@@ -477,7 +500,7 @@ func (s *segment) scan() {
 			break // a first chunk is framed only when its segment is full
 		}
 		if h.kind == kindFull || h.kind == kindFirst {
-			s.setSlot(count, off)
+			setSlot(count, off)
 			entryStart = off
 		}
 		off = alignUp(cend)
