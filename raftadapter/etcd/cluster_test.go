@@ -37,6 +37,7 @@ type network struct {
 	nodes       map[uint64]*testNode
 	partitioned map[uint64]bool
 	dropped     atomic.Int64
+	snapsTo     map[uint64]int // MsgSnap messages delivered, by destination
 }
 
 func (nw *network) cut(id uint64, on bool) {
@@ -54,6 +55,11 @@ func (nw *network) deliver(from uint64, m *pb.Message) bool {
 	if ok {
 		select {
 		case to.inbox <- m:
+			if m.GetType() == pb.MsgSnap {
+				nw.mu.Lock()
+				nw.snapsTo[m.GetTo()]++
+				nw.mu.Unlock()
+			}
 			return true
 		default:
 		}
@@ -516,6 +522,66 @@ func (c *cluster) converge(timeout time.Duration) {
 	}
 }
 
+// waitAllFollow waits until every running node names lead as leader.
+func (c *cluster) waitAllFollow(lead uint64, timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		all := true
+		for _, nd := range c.running() {
+			if nd.node().Status().Lead != lead {
+				all = false
+			}
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("not every node follows %d", lead)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// rebuildFromDisk rebuilds a node's state machine from its storage alone:
+// the snapshot, then the committed entries after it.
+func rebuildFromDisk(t *testing.T, dir string) (map[string]string, uint64) {
+	t.Helper()
+	st, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	snap, err := st.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := decodeKV(snap.Data)
+	hs, _, err := st.InitialState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := snap.GetMetadata().GetIndex()+1, hs.GetCommit()+1
+	for lo < hi {
+		ents, err := st.Entries(lo, hi, 1<<20)
+		if err != nil {
+			t.Fatalf("%s: Entries(%d, %d): %v", dir, lo, hi, err)
+		}
+		for _, e := range ents {
+			if e.GetType() != pb.EntryNormal || len(e.Data) == 0 {
+				continue
+			}
+			k, v, ok := strings.Cut(string(e.Data), "=")
+			if !ok {
+				t.Fatalf("%s: entry %d: bad command %q", dir, e.GetIndex(), e.Data)
+			}
+			kv[k] = v
+		}
+		lo += uint64(len(ents))
+	}
+	return kv, hs.GetCommit()
+}
+
 func (c *cluster) waitLeader() *testNode {
 	c.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -556,7 +622,7 @@ func (c *cluster) checkStateMachines() {
 
 func TestCluster(t *testing.T) {
 	start := time.Now()
-	nw := &network{nodes: map[uint64]*testNode{}, partitioned: map[uint64]bool{}}
+	nw := &network{nodes: map[uint64]*testNode{}, partitioned: map[uint64]bool{}, snapsTo: map[uint64]int{}}
 	c := &cluster{t: t, nw: nw, nodes: map[uint64]*testNode{}, acked: map[string]string{}}
 	peers := []raft.Peer{{ID: 1}, {ID: 2}, {ID: 3}}
 	for _, p := range peers {
@@ -589,9 +655,13 @@ func TestCluster(t *testing.T) {
 	}
 	nw.cut(lagger.id, true)
 	c.load(2500, clients)
+	lagger.mu.Lock()
+	lagApplied := lagger.applied
+	lagger.mu.Unlock()
+	lagLast, _ := lagger.st.LastIndex()
 	for _, nd := range c.running() {
-		if first, _ := nd.st.FirstIndex(); first <= lagger.applied+1 {
-			t.Fatalf("node %d did not compact past the lagging follower (first %d, follower applied %d)", nd.id, first, lagger.applied)
+		if first, _ := nd.st.FirstIndex(); first <= lagLast+1 {
+			t.Fatalf("node %d did not compact past the lagging follower (first %d, follower's last index %d)", nd.id, first, lagLast)
 		}
 	}
 	t.Logf("%v: 5000 acknowledged with node %d partitioned", time.Since(start), lagger.id)
@@ -600,10 +670,28 @@ func TestCluster(t *testing.T) {
 	nw.cut(lagger.id, false)
 	c.converge(30 * time.Second)
 	lagger.mu.Lock()
-	snaps := lagger.snapsIn
+	snaps, caughtUp := lagger.snapsIn, lagger.applied
 	lagger.mu.Unlock()
-	if snaps == 0 {
-		t.Fatalf("node %d caught up without a snapshot", lagger.id)
+	nw.mu.Lock()
+	sent := nw.snapsTo[lagger.id]
+	nw.mu.Unlock()
+	if snaps == 0 || sent == 0 {
+		t.Fatalf("node %d caught up without a snapshot (%d MsgSnap delivered, %d installed)", lagger.id, sent, snaps)
+	}
+	// The follower installed a snapshot past its own log, and its storage
+	// now starts after it.
+	lagSnap, err := lagger.st.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if si := lagSnap.GetMetadata().GetIndex(); si <= lagLast {
+		t.Fatalf("node %d: latest snapshot at %d, not past its partitioned log (last %d)", lagger.id, si, lagLast)
+	}
+	if first, _ := lagger.st.FirstIndex(); first <= lagLast+1 {
+		t.Fatalf("node %d: storage still starts at %d after installing a snapshot", lagger.id, first)
+	}
+	if caughtUp <= lagApplied {
+		t.Fatalf("node %d: applied %d, as when partitioned", lagger.id, caughtUp)
 	}
 	c.checkStateMachines()
 	t.Logf("%v: node %d caught up through %d snapshot(s)", time.Since(start), lagger.id, snaps)
@@ -611,15 +699,24 @@ func TestCluster(t *testing.T) {
 	// Leader change: stop the leader; the others elect a new one and go
 	// on; the old leader restarts from disk and catches up.
 	old := c.waitLeader()
+	oldTerm := old.node().Status().GetTerm()
 	old.halt()
 	newLeader := c.waitLeader()
-	if newLeader.id == old.id {
-		t.Fatal("leader did not change")
+	newStatus := newLeader.node().Status()
+	if newLeader.id == old.id || newStatus.Lead != newLeader.id || newStatus.GetTerm() <= oldTerm {
+		t.Fatalf("leader did not change: was %d in term %d, now %d (lead %d) in term %d",
+			old.id, oldTerm, newLeader.id, newStatus.Lead, newStatus.GetTerm())
 	}
+	c.waitAllFollow(newLeader.id, 10*time.Second)
 	c.load(2500, clients)
 	old.start(nil)
 	c.converge(30 * time.Second)
 	c.checkStateMachines()
+	// The old leader rejoined as a follower of the new one.
+	c.waitAllFollow(c.waitLeader().id, 10*time.Second)
+	if st := old.node().Status(); st.RaftState != raft.StateFollower {
+		t.Fatalf("old leader %d is %v after restarting", old.id, st.RaftState)
+	}
 	t.Logf("%v: leader %d -> %d, 7500 acknowledged, old leader restarted from disk", time.Since(start), old.id, newLeader.id)
 
 	// Restart every node from disk mid-load.
@@ -652,6 +749,19 @@ func TestCluster(t *testing.T) {
 	c.checkStateMachines()
 	for _, nd := range c.nodes {
 		nd.halt()
+	}
+	// Each node's disk alone (snapshot, then committed entries; no raft,
+	// no network) holds every acknowledged write.
+	for _, nd := range c.nodes {
+		kv, commit := rebuildFromDisk(t, nd.dir)
+		for k, v := range c.acked {
+			if kv[k] != v {
+				t.Fatalf("node %d: acknowledged %s=%s not on disk (found %q, commit %d)", nd.id, k, v, kv[k], commit)
+			}
+		}
+		if len(kv) != len(c.acked) {
+			t.Fatalf("node %d: %d keys on disk, %d acknowledged", nd.id, len(kv), len(c.acked))
+		}
 	}
 	// Zero-copy pins: all released (explicitly, or by the collector for
 	// entries raft read and dropped).
