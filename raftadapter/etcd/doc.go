@@ -105,8 +105,15 @@
 // and entry and snapshot payloads go to the kernel by reference, in one
 // writev per call, so no payload byte is copied in user space. MessageReader
 // (or UnmarshalMessage) decodes frames for Node.Step with Data aliasing the
-// frame's buffer: the received bytes are copied once more only when
-// SaveReady writes them into the follower's journal.
+// frame's buffer, in a constant number of allocations whatever the number
+// of entries. On the receiving side each payload byte is copied in user
+// space once: SaveReady writes it from the frame's buffer straight into
+// the follower's mapped segment, with no intermediate buffer. The frame
+// itself is read from the connection into its buffer (for frames larger
+// than the reader's 16 KiB read-ahead, all but at most 16 KiB of it in
+// place). Reading a frame straight into the journal is not possible: raft
+// must step the message, and may reject its entries, before they are
+// appended.
 //
 // A receiving loop that steps messages one after another must give a
 // forwarded MsgProp a deadline: Node.Step blocks on a proposal until the
