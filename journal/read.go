@@ -12,13 +12,14 @@ import (
 // maxPinRetries bounds the retries of a lookup racing truncations.
 const maxPinRetries = 64
 
-// pinEntry pins the segment in which entry idx starts and returns it with
-// the offset of the entry's first chunk.
-func (j *Journal) pinEntry(idx uint64) (*segment, int64, error) {
+// pinEntry pins the segment in which entry idx starts. The offset of the
+// entry's first chunk is its slot there, read by openAt under the fault
+// guard (the slot lies in mapped memory too).
+func (j *Journal) pinEntry(idx uint64) (*segment, error) {
 	for range maxPinRetries {
 		first, last := j.first.Load(), j.last.Load()
 		if idx < first || idx > last {
-			return nil, 0, fmt.Errorf("%w: %d not in [%d, %d]", ErrOutOfRange, idx, first, last)
+			return nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOutOfRange, idx, first, last)
 		}
 		s := j.segs.Load().find(idx)
 		if s == nil || !s.tryPin() {
@@ -26,19 +27,18 @@ func (j *Journal) pinEntry(idx uint64) (*segment, int64, error) {
 		}
 		if err := s.ensure(); err != nil {
 			s.unpin()
-			return nil, 0, err
+			return nil, err
 		}
-		i := idx - s.first
-		if i >= uint64(s.count.Load()) {
+		if idx-s.first >= uint64(s.count.Load()) {
 			s.unpin()
 			continue
 		}
-		return s, s.slot(uint32(i)), nil
+		return s, nil
 	}
 	if j.closed.Load() {
-		return nil, 0, ErrClosed
+		return nil, ErrClosed
 	}
-	return nil, 0, fmt.Errorf("%w: entry %d: no segment holds it", ErrCorrupt, idx)
+	return nil, fmt.Errorf("%w: entry %d: no segment holds it", ErrCorrupt, idx)
 }
 
 // View is a pinned, zero-copy view of one entry's payload in the mapped
@@ -93,22 +93,26 @@ func (v *View) unpinAll() {
 // segments have every chunk header checked (not yet their payloads) so
 // that the size is known.
 func (v *View) open(j *Journal, idx uint64) error {
-	s, off, err := j.pinEntry(idx)
+	s, err := j.pinEntry(idx)
 	if err != nil {
 		return err
 	}
-	return v.openAt(j, s, off, idx)
+	return v.openAt(j, s, -1, idx)
 }
 
-// openAt is open for entry idx whose first chunk is at off in s, which the
-// caller has pinned; the pin passes to the view (released on error).
-// Verify calls it with offsets from its own scan.
+// openAt is open for entry idx, which starts in s, a segment the caller
+// has pinned; the pin passes to the view (released on error). The first
+// chunk is at off, or, when off is -1, where the entry's slot says (Verify
+// passes offsets from its own scan).
 func (v *View) openAt(j *Journal, s *segment, off int64, idx uint64) error {
 	v.j, v.idx, v.released, v.done, v.multi, v.cur = j, idx, false, false, false, nil
 	v.pin(s)
 	var h chunkHeader
 	var payload []byte
 	err := guardMapped(s, off, idx, func() error {
+		if off < 0 {
+			off = s.slot(uint32(idx - s.first))
+		}
 		var err error
 		h, payload, err = s.chunkAt(off, idx, kindFull, kindFirst)
 		if err == nil && xxh3.Hash(payload) != h.sum {
