@@ -178,7 +178,11 @@ func (m *member) stop() {
 	m.nd.close()
 }
 
+// demoTimeout bounds the whole demo: every retry and wait stops by then.
+const demoTimeout = 50 * time.Second
+
 func demo(dir string, n int, serve bool) error {
+	deadline := time.Now().Add(demoTimeout)
 	peers := map[uint64]string{}
 	members := map[uint64]*member{}
 	for id := uint64(1); id <= 3; id++ {
@@ -228,7 +232,7 @@ func demo(dir string, n int, serve bool) error {
 					}
 					key, val := fmt.Sprintf("key-%05d", i), fmt.Sprintf("value-%05d-%s", i, strings.Repeat("*", i%100))
 					ok := false
-					for attempt := 0; attempt < 20 && !ok; attempt++ {
+					for attempt := 0; attempt < 20 && !ok && time.Now().Before(deadline); attempt++ {
 						m := targets[(c+attempt)%len(targets)]
 						req, _ := http.NewRequest(http.MethodPut, m.url+"/"+key, strings.NewReader(val))
 						if resp, err := client.Do(req); err == nil {
@@ -289,7 +293,6 @@ func demo(dir string, n int, serve bool) error {
 	fmt.Printf("restarted node %d from disk: storage opened and raft restarted in %v (no log replay)\n", victim.id, victim.nd.openDur.Round(time.Microsecond))
 
 	// Every node converges on every acknowledged write.
-	deadline := time.Now().Add(30 * time.Second)
 	for {
 		same := true
 		var ref map[string]string
@@ -313,13 +316,14 @@ func demo(dir string, n int, serve bool) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("nodes did not converge (same %v, %d acknowledged writes missing)", same, lost)
+			return fmt.Errorf("nodes did not converge within %v (same %v, %d acknowledged writes missing)", demoTimeout, same, lost)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	// Read back through every node's HTTP API.
+	getter := &http.Client{Timeout: 5 * time.Second}
 	for _, m := range all {
-		resp, err := http.Get(m.url + "/key-00042")
+		resp, err := getter.Get(m.url + "/key-00042")
 		if err != nil {
 			return err
 		}
@@ -328,6 +332,11 @@ func demo(dir string, n int, serve bool) error {
 		if string(b) != acked["key-00042"] {
 			return fmt.Errorf("node %d: GET key-00042 = %q", m.id, b)
 		}
+	}
+	if k := victim.nd.snapsIn.Load(); k > 0 {
+		fmt.Printf("node %d caught up through %d snapshot(s): it was behind the leader's compaction point\n", victim.id, k)
+	} else {
+		fmt.Printf("node %d caught up from the leader's log\n", victim.id)
 	}
 	for _, m := range all {
 		applied, keys, _ := m.nd.state()

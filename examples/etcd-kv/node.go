@@ -43,6 +43,7 @@ type kvNode struct {
 	conns   sync.Map // accepted connections, closed on stop
 	nextReq atomic.Uint64
 	openDur time.Duration
+	snapsIn atomic.Int64 // snapshots received from the leader and installed
 }
 
 // command is a proposal: put Key=Val, acknowledged to the proposer by ID.
@@ -137,6 +138,7 @@ func (nd *kvNode) run() {
 				if err := nd.restore(rd.Snapshot); err != nil {
 					log.Fatalf("node %d: restore: %v", nd.id, err)
 				}
+				nd.snapsIn.Add(1)
 			}
 			for _, m := range rd.Messages {
 				nd.send(m)
