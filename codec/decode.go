@@ -49,7 +49,7 @@ func (reg *Registry) DecodeAny(r *stream.Reader) (any, Header, error) {
 	}
 	rb, ok := reg.tab.Load().byID[h.TypeID]
 	if !ok {
-		return nil, h, unknownType(r, h)
+		return nil, h, unknownType(h)
 	}
 	if err := checkVersion(r, h, rb); err != nil {
 		return nil, h, err
@@ -78,7 +78,7 @@ func decodeEntry[T any](reg *Registry, r *stream.Reader, idx uint64, v *T, borro
 func (b *binding[T]) decodeBody(reg *Registry, h Header, r *stream.Reader, v *T, borrowed bool) error {
 	if h.TypeID != b.id {
 		if _, ok := reg.tab.Load().byID[h.TypeID]; !ok {
-			return unknownType(r, h)
+			return unknownType(h)
 		}
 		name, _ := reg.TypeName(h.TypeID)
 		return &Error{Err: ErrTypeMismatch, Detail: fmt.Sprintf("type id %d (%s), want %d (%s)", h.TypeID, name, b.id, b.name), Offset: r.Offset()}
@@ -140,7 +140,7 @@ func finishBody(entry, body *stream.Reader, err error) error {
 	return nil
 }
 
-func unknownType(r *stream.Reader, h Header) error {
+func unknownType(h Header) error {
 	return &Error{Err: ErrUnknownType, Detail: fmt.Sprint(h.TypeID), Offset: -1}
 }
 

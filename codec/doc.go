@@ -42,9 +42,10 @@
 //		...
 //	}
 //
-// Append, Read, ReadBorrowed and iteration of a codec that does not
-// allocate cost no allocation (asserted by TestZeroAllocs), compressed or
-// not. Append uses journal.AppendSized when the codec implements Sizer, so
+// Append, Read, ReadBorrowed and each step of an iteration cost no
+// allocation per entry for a codec that allocates nothing itself (asserted
+// by TestZeroAllocs), compressed or not; the lz4 state comes from pools,
+// which are refilled after a garbage collection empties them. Append uses journal.AppendSized when the codec implements Sizer, so
 // an entry that fits in a segment stays contiguous.
 //
 // Codecs are plain values: keep Encode and Decode free of shared state, or
@@ -59,8 +60,9 @@
 // valid only while the entry is pinned: inside the journal.Read or
 // ReadBorrowed callback, until journal.View.Release, or until the
 // iterator's next step, the same contract as bufio.Reader.Peek and
-// protowire's Consume functions. Build with -tags spooldebug to have the
-// journal catch a view used after release. A compressed entry borrows only
+// protowire's Consume functions. (Building with -tags spooldebug makes the
+// journal panic on a View used after release; a slice kept from it is not
+// caught.) A compressed entry borrows only
 // when its body is one lz4 block (up to BlockSize); a longer one decodes
 // through reused buffers and is copied.
 //

@@ -60,7 +60,8 @@ func ReadBorrowed[T any](j *journal.Journal, reg *Registry, idx uint64, v *T, fn
 
 // Iterator walks journal entries in index order, reading each entry's
 // envelope so that the caller can dispatch on its type id; decode the
-// current entry with DecodeCurrent, DecodeCurrentBorrowed or Any. Like
+// current entry, at most once, with DecodeCurrent, DecodeCurrentBorrowed or
+// Any. Like
 // journal.Iterator, each entry is pinned until the next call to Next or
 // Close. An Iterator is not safe for concurrent use.
 type Iterator struct {
@@ -113,7 +114,7 @@ func (it *Iterator) Any() (any, error) {
 	r := it.it.Reader()
 	rb, ok := it.reg.tab.Load().byID[it.h.TypeID]
 	if !ok {
-		return nil, atIndex(unknownType(r, it.h), it.Index())
+		return nil, atIndex(unknownType(it.h), it.Index())
 	}
 	if err := checkVersion(r, it.h, rb); err != nil {
 		return nil, atIndex(err, it.Index())
