@@ -5,11 +5,12 @@
 // MemoryStorage keeps every entry since the last compaction on the Go heap,
 // and a restart replays the whole WAL into it. Storage keeps the entries in
 // the journal's mapped segments and reads them from there on demand, so its
-// memory does not grow with the log, and Open costs O(segments) (no entry
-// is read). A Ready is persisted with one call, SaveReady, and one sync
-// when raft asks for one. Entries can be handed out zero-copy (their Data
-// pointing into the mapped pages) and written to the network with a
-// vectored write straight from those pages.
+// memory does not grow with the log, and Open reads no entry (a directory
+// listing, the meta file and the last segment after a clean shutdown). A Ready
+// is persisted with one call, SaveReady, and one journal sync when raft
+// asks for one. Entries can be handed out zero-copy (their Data pointing
+// into the mapped pages) and written to the network with a vectored write
+// straight from those pages.
 //
 // # Files
 //
@@ -40,20 +41,41 @@
 //
 // # Meta records
 //
-// The journal's crash-safe meta store holds three records, each a uvarint
-// version followed by uvarints: the HardState (term, vote, commit); the
-// compaction point (index and term of the entry before FirstIndex, and
-// whether a compaction or a snapshot installation set it); and the
-// snapshot metadata (index, term, data length and checksum, ConfState in
-// protobuf encoding). Term(FirstIndex()-1) is answered from the compaction
-// point. Compact and ApplySnapshot write their record first and change the
-// journal second; Open completes a change a crash interrupted.
+// The journal's crash-safe meta store holds three records (version 1;
+// uv = uvarint, u64 = 8 bytes little-endian):
+//
+//	etcd/hs    HardState        | uv version (=1) | uv term | uv vote | uv commit |
+//	etcd/base  compaction point | uv version (=1) | uv index | uv term | kind byte |
+//	           kind: 1 compaction (entries from index+1 kept), 2 reset (a snapshot replaced the log)
+//	etcd/snap  snapshot         | uv version (=1) | uv index | uv term | uv data len | u64 xxh3 of data |
+//	                            | ConfState in protobuf encoding (the rest of the record)            |
+//
+// A record of another version is refused with journal.ErrVersion, a
+// truncated or malformed one with journal.ErrCorrupt. Term(FirstIndex()-1)
+// is answered from the compaction point. Compact and ApplySnapshot write
+// their record first and change the journal second; Open completes a
+// change a crash interrupted. A snapshot record is written only once the
+// entries up to its index are durable.
+//
+// # Snapshot files
 //
 // Snapshot data does not fit the meta store (about 3.9 KiB): Storage writes
-// it to DIR/SNAP-<index>-<term> (written to a temporary name, synced,
-// renamed, directory synced) before the record that names it, and
-// Snapshot reads it back on demand. An application that persists its state
-// machine itself sets Options.SnapshotData and the Storage stores no data.
+// it to a file of its own, to a temporary name, synced, renamed and the
+// directory synced before the record that names it:
+//
+//	DIR/SNAP-<index, 16 hex digits>-<term, 16 hex digits>
+//
+//	0        8             12         16      24     32         40          48          56
+//	+--------+-------------+----------+-------+------+----------+-----------+-----------+------+
+//	|SPOOLSNP| u32 version | reserved | index | term | data len | xxh3 of   | xxh3 of   | data |
+//	| magic  |    (=1)     |          |  u64  | u64  |   u64    | data, u64 | [0,48) u64|      |
+//	+--------+-------------+----------+-------+------+----------+-----------+-----------+------+
+//
+// Snapshot reads the data back on demand and checks the file's size,
+// header and checksums against the record before returning it (a mismatch
+// is journal.ErrCorrupt). Open removes files the record does not name. An
+// application that persists its state machine itself sets
+// Options.SnapshotData and the Storage stores no data.
 //
 // # Durability
 //
@@ -65,6 +87,12 @@
 // durable before messages go out. The recorded commit index is held at or
 // below the durable end of the log and at or above the compaction point, so
 // raft always accepts it at restart.
+//
+// In the steady state (entries, a new commit index) a Ready therefore costs
+// one sync, the journal's. A Ready that carries entries and also changes
+// the term or vote (after an election) costs two, the journal's and the
+// meta file's; one that installs a snapshot adds the snapshot file's and
+// the directory's.
 //
 // With Config.AsyncStorageWrites, the local append thread passes each
 // MsgStorageAppend to HandleStorageAppend and then delivers the responses it
@@ -111,7 +139,10 @@
 // the follower's mapped segment, with no intermediate buffer. The frame
 // itself is read from the connection into its buffer (for frames larger
 // than the reader's 16 KiB read-ahead, all but at most 16 KiB of it in
-// place). Reading a frame straight into the journal is not possible: raft
+// place; a frame over 4 MiB, such as a MsgSnap with its data, goes into a
+// buffer that grows as bytes arrive, so that a peer's length commits no
+// memory the stream does not back, at the cost of one more copy as it
+// grows). Reading a frame straight into the journal is not possible: raft
 // must step the message, and may reject its entries, before they are
 // appended.
 //
@@ -155,6 +186,13 @@
 // Storage returns an error. Remove the WAL, the snapshotter and the replay
 // code; close the Storage (after Node.Stop) instead of the WAL.
 //
+// With Config.AsyncStorageWrites the Ready loop hands the messages to
+// raft.LocalAppendThread to the append goroutine, which calls
+// resps, err := st.HandleStorageAppend(m) and then delivers resps (to the
+// node's Step, or to peers); the apply goroutine applies the entries of
+// the messages to raft.LocalApplyThread, releases them (st.Release) and
+// delivers their Responses. Node.Advance is not called in that mode.
+//
 // For zero-copy sending, set Options.ZeroCopy, give each peer connection a
 // MessageWriter (NewMessageWriter(conn, st)), release dropped messages with
 // ReleaseMessage, and read peers' connections with a MessageReader.
@@ -164,5 +202,10 @@
 // Storage methods return raft.ErrCompacted, raft.ErrUnavailable,
 // raft.ErrSnapOutOfDate and raft.ErrSnapshotTemporarilyUnavailable
 // unwrapped, since raft compares them with ==. Other errors wrap the
-// journal's sentinels (journal.ErrCorrupt, journal.ErrFailed, ...).
+// journal's sentinels: journal.ErrCorrupt for a stored entry, meta record
+// or snapshot file that does not decode or verify, journal.ErrVersion for
+// one written by a newer format, journal.ErrFailed, journal.ErrClosed and
+// the others for the journal's own conditions. MessageReader and
+// UnmarshalMessage wrap ErrMessageFormat for a malformed frame, and refuse
+// a frame longer than MessageReader.MaxSize before allocating it.
 package etcd

@@ -2,11 +2,16 @@ package etcd
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"io"
 	"math"
 	"runtime"
 	"testing"
 	"unsafe"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // The receiving side of replication: a follower reads a MsgApp frame,
@@ -150,5 +155,43 @@ func TestReadMessageAllocs(t *testing.T) {
 			t.Fatalf("UnmarshalMessage of %d entries: %.1f allocations", n, allocs)
 		}
 		t.Logf("UnmarshalMessage of %d entries: %.0f allocations", n, allocs)
+	}
+}
+
+// TestReadMessageHostileLength checks that a frame length the stream does
+// not back commits memory only as bytes arrive, and that long frames that
+// are backed still decode.
+func TestReadMessageHostileLength(t *testing.T) {
+	// 1 GiB announced (the default limit), 10 bytes sent.
+	stream := append(binary.AppendUvarint(nil, DefaultMaxMessageSize), make([]byte, 10)...)
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	_, err := NewMessageReader(bytes.NewReader(stream)).ReadMessage()
+	runtime.ReadMemStats(&ms1)
+	if err != io.ErrUnexpectedEOF {
+		t.Fatalf("ReadMessage of a cut frame: %v", err)
+	}
+	if a := ms1.TotalAlloc - ms0.TotalAlloc; a > 2*exactFrame {
+		t.Fatalf("a 1 GiB length backed by 10 bytes allocated %d bytes", a)
+	}
+	// Past the limit: refused outright.
+	mr := NewMessageReader(bytes.NewReader(binary.AppendUvarint(nil, 1<<20+1)))
+	mr.MaxSize = 1 << 20
+	if _, err := mr.ReadMessage(); !errors.Is(err, ErrMessageFormat) {
+		t.Fatalf("frame over MaxSize: %v", err)
+	}
+	// Frames around and well past exactFrame round-trip.
+	for _, size := range []int{exactFrame - 100, exactFrame + 1, 3*exactFrame + 12345} {
+		m := &pb.Message{Type: pb.MsgSnap.Enum(), Snapshot: &pb.Snapshot{Data: bytes.Repeat([]byte{0xab}, size),
+			Metadata: &pb.SnapshotMetadata{Index: new(uint64(9)), Term: new(uint64(2))}}}
+		var wire bytes.Buffer
+		if err := NewMessageWriter(&wire, nil).WriteMessage(m); err != nil {
+			t.Fatal(err)
+		}
+		got, err := NewMessageReader(&wire).ReadMessage()
+		if err != nil || !proto.Equal(got, m) {
+			t.Fatalf("frame with %d bytes of data: %v", size, err)
+		}
 	}
 }

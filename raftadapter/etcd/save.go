@@ -20,7 +20,8 @@ func (s *Storage) checkOpen() error {
 // SaveReady persists what a Ready asks to persist before its messages are
 // sent: the snapshot (installed with ApplySnapshot semantics), the entries
 // (replacing any conflicting suffix) and the HardState, with one sync of
-// the journal when rd.MustSync says so and none otherwise. When it returns,
+// the journal when rd.MustSync says so and none otherwise (a new term or
+// vote adds a sync of the meta file; see Save). When it returns,
 // the entries are readable through the Storage and, if rd.MustSync, durable;
 // send rd.Messages after it.
 //
@@ -102,7 +103,10 @@ func (s *Storage) Append(ents []*pb.Entry) error {
 	return s.appendLocked(ents)
 }
 
-// SetHardState records st durably, like MemoryStorage.SetHardState.
+// SetHardState records st, like MemoryStorage.SetHardState, with Save's
+// rules: durably (a meta sync) when its term or vote differs from the
+// recorded one, without a sync when only the commit index changed, and
+// with the commit index held at or below the durable end of the log.
 func (s *Storage) SetHardState(st *pb.HardState) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()

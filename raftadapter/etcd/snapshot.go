@@ -30,10 +30,11 @@ import (
 // the meta record naming it is written, so the record never names a missing
 // or partial file; files the record does not name are removed at Open.
 const (
-	snapMagic      = "SPOOLSNP"
-	snapHeaderSize = 56
-	snapTmpName    = "SNAP.tmp"
-	snapPrefix     = "SNAP-"
+	snapMagic       = "SPOOLSNP"
+	snapFileVersion = 1
+	snapHeaderSize  = 56
+	snapTmpName     = "SNAP.tmp"
+	snapPrefix      = "SNAP-"
 )
 
 func snapName(index, term uint64) string {
@@ -50,7 +51,7 @@ func (s *Storage) writeSnapshotFile(index, term uint64, data []byte) (uint64, er
 	sum := xxh3.Hash(data)
 	var h [snapHeaderSize]byte
 	copy(h[:8], snapMagic)
-	binary.LittleEndian.PutUint32(h[8:], 1)
+	binary.LittleEndian.PutUint32(h[8:], snapFileVersion)
 	binary.LittleEndian.PutUint64(h[16:], index)
 	binary.LittleEndian.PutUint64(h[24:], term)
 	binary.LittleEndian.PutUint64(h[32:], uint64(len(data)))
@@ -108,6 +109,11 @@ func (s *Storage) readSnapshotData(rec snapRecord) ([]byte, error) {
 	var h [snapHeaderSize]byte
 	if _, err := f.ReadAt(h[:], 0); err != nil {
 		return nil, fmt.Errorf("%w: %s: header: %w", journal.ErrCorrupt, path, err)
+	}
+	if string(h[:8]) == snapMagic && binary.LittleEndian.Uint64(h[48:]) == xxh3.Hash(h[:48]) {
+		if v := binary.LittleEndian.Uint32(h[8:]); v != snapFileVersion {
+			return nil, fmt.Errorf("%w: %s: snapshot file version %d", journal.ErrVersion, path, v)
+		}
 	}
 	if string(h[:8]) != snapMagic || binary.LittleEndian.Uint64(h[48:]) != xxh3.Hash(h[:48]) ||
 		binary.LittleEndian.Uint64(h[16:]) != rec.index || binary.LittleEndian.Uint64(h[24:]) != rec.term ||

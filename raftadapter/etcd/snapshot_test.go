@@ -1,11 +1,13 @@
 package etcd
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"testing"
 
 	"github.com/spoolhq/spool/journal"
+	"github.com/zeebo/xxh3"
 	pb "go.etcd.io/raft/v3/raftpb"
 )
 
@@ -65,6 +67,29 @@ func TestSnapshotFileDamage(t *testing.T) {
 			}
 		})
 	}
+	t.Run("newer version", func(t *testing.T) {
+		s, path := setup(t)
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h [snapHeaderSize]byte
+		if _, err := f.ReadAt(h[:], 0); err != nil {
+			t.Fatal(err)
+		}
+		binary.LittleEndian.PutUint32(h[8:], snapFileVersion+1)
+		binary.LittleEndian.PutUint64(h[48:], xxh3.Hash(h[:48]))
+		_, err = f.WriteAt(h[:], 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Snapshot(); !errors.Is(err, journal.ErrVersion) {
+			t.Fatalf("Snapshot() of a version %d file: %v; want ErrVersion", snapFileVersion+1, err)
+		}
+	})
 	t.Run("missing", func(t *testing.T) {
 		s, path := setup(t)
 		if err := os.Remove(path); err != nil {

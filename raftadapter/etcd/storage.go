@@ -107,8 +107,9 @@ func (h hardState) proto() *pb.HardState {
 
 // Open opens the raft storage in dir, creating it if needed, and recovers
 // it: an interrupted compaction or snapshot installation is completed,
-// stray snapshot files are removed. Open costs what journal.Open costs
-// (O(segments) after a clean shutdown): no entry is read.
+// stray snapshot files are removed. Open costs what journal.Open costs (a
+// directory listing, the meta file and the last segment after a clean
+// shutdown) and reads no entry.
 func Open(dir string, opts *Options) (*Storage, error) {
 	var o Options
 	if opts != nil {

@@ -340,7 +340,7 @@ type MessageWriter struct {
 // WriterStats counts what a MessageWriter wrote: framing bytes it encoded
 // (copied) and payload bytes it passed by reference (not copied).
 type WriterStats struct {
-	Messages       int64
+	Messages       int64 // messages written (frames)
 	FramingBytes   int64 // encoded into the writer's buffer
 	ReferenceBytes int64 // written from the caller's slices without a copy
 }
@@ -417,7 +417,8 @@ func (mw *MessageWriter) WriteMessages(ms []*pb.Message) error {
 // The reader buffers reads of small frames (heartbeats, responses) so that
 // one system call serves many of them; of a larger frame, at most the
 // first 16 KiB pass through that buffer and the rest is read from the
-// connection straight into the message's buffer. When the follower's
+// connection straight into the message's buffer (see ReadMessage for
+// frames over 4 MiB). When the follower's
 // SaveReady appends the entries, their Data is copied once more, from that
 // buffer into the journal's mapped segment: one user-space copy of each
 // payload byte on the receiving side, with no intermediate buffer.
@@ -435,7 +436,17 @@ func NewMessageReader(r io.Reader) *MessageReader {
 }
 
 // ReadMessage reads and decodes the next frame. It returns io.EOF at a
-// clean end of the stream.
+// clean end of the stream, io.ErrUnexpectedEOF for a stream that ends
+// inside a frame, and an error wrapping ErrMessageFormat for a frame that
+// is malformed or longer than MaxSize.
+//
+// A frame's length comes from the peer, so memory is committed as its
+// bytes arrive: a frame of up to 4 MiB (a MsgApp under any usual
+// Config.MaxSizePerMsg) is read into a buffer of its exact size; a longer
+// one (a MsgSnap carrying its data) into a buffer that doubles as the
+// bytes arrive, at the cost of one more copy of what was already read, so
+// that a length that the stream does not back costs no more than twice
+// the bytes actually received.
 func (mr *MessageReader) ReadMessage() (*pb.Message, error) {
 	n, err := binary.ReadUvarint(mr.r)
 	if err != nil {
@@ -451,14 +462,41 @@ func (mr *MessageReader) ReadMessage() (*pb.Message, error) {
 	if n > uint64(limit) {
 		return nil, fmt.Errorf("%w: frame of %d bytes exceeds %d", ErrMessageFormat, n, limit)
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(mr.r, buf); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
+	buf, err := readFrame(mr.r, int(n))
+	if err != nil {
 		return nil, err
 	}
 	return UnmarshalMessage(buf)
+}
+
+// exactFrame is the largest frame read into a buffer allocated at once.
+const exactFrame = 4 << 20
+
+// readFrame reads n bytes from r; see ReadMessage for the allocation.
+func readFrame(r io.Reader, n int) ([]byte, error) {
+	var buf []byte
+	if n <= exactFrame {
+		buf = make([]byte, n)
+	} else {
+		buf = make([]byte, exactFrame)
+	}
+	got := 0
+	for {
+		k, err := io.ReadFull(r, buf[got:])
+		got += k
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		if got == n {
+			return buf, nil
+		}
+		next := make([]byte, min(2*len(buf), n))
+		copy(next, buf)
+		buf = next
+	}
 }
 
 // UnmarshalMessage decodes b like proto.Unmarshal, except that bytes
