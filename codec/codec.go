@@ -44,6 +44,12 @@ type Sizer[T any] interface {
 //
 // Only DecodeBorrowed, ReadBorrowed and DecodeCurrentBorrowed call it;
 // for codecs that do not implement it they call Decode.
+//
+// Never hand a value holding borrowed fields to a copying Decode that
+// reuses their capacity (r.AppendBytes(v.Field[:0])): it would write into
+// the journal's mapped pages. The package's own fallbacks from a borrowed
+// to a copying decode zero *v first; do the same, or keep separate values
+// for borrowed and copied decoding.
 type BorrowDecoder[T any] interface {
 	DecodeBorrowed(r *stream.Reader, version uint32, v *T) error
 }

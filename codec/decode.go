@@ -11,18 +11,35 @@ import (
 // be registered, and the entry must hold a T (else ErrTypeMismatch, or
 // ErrUnknownType for an id the registry does not know).
 func Decode[T any](reg *Registry, r *stream.Reader, v *T) error {
-	return decodeEntry(reg, r, 0, v, false)
+	_, err := decodeEntry(reg, r, 0, v, copyAll)
+	return err
 }
 
 // DecodeBorrowed is Decode for codecs that implement BorrowDecoder: fields
 // of *v may alias the entry's bytes and are valid only while the entry is
 // pinned (inside the journal.Read callback, until View.Release, until the
-// iterator moves). A compressed entry of more than one block (BlockSize),
-// whose decompressed windows are reused, and a codec without
-// DecodeBorrowed, are decoded by copying.
+// iterator moves). A compressed entry, whose decompressed bytes live in a
+// pooled buffer that this function cannot keep past its return, and any
+// entry of a codec without DecodeBorrowed, are decoded by copying (into a
+// zeroed *v, so that no borrowed slice of v is written to). ReadBorrowed
+// and DecodeCurrentBorrowed also borrow from a compressed entry of one
+// block.
 func DecodeBorrowed[T any](reg *Registry, r *stream.Reader, v *T) error {
-	return decodeEntry(reg, r, 0, v, true)
+	_, err := decodeEntry(reg, r, 0, v, borrowPinned)
+	return err
 }
+
+// borrowMode says what a decode may alias.
+type borrowMode int
+
+const (
+	copyAll      borrowMode = iota // nothing: Decode
+	borrowPinned                   // the entry's own (pinned) bytes only
+	// borrowHeld also lets a one-block compressed body be borrowed from
+	// its decompression buffer, which decodeBody then returns for the
+	// caller to release when the entry's pin ends.
+	borrowHeld
+)
 
 // ReadHeader reads an entry's envelope from r, leaving r at the body; use
 // it to dispatch on the type id, then DecodeBody.
@@ -37,7 +54,12 @@ func DecodeBody[T any](reg *Registry, h Header, r *stream.Reader, v *T, borrowed
 	if err != nil {
 		return err
 	}
-	return b.decodeBody(reg, h, r, v, borrowed)
+	mode := copyAll
+	if borrowed {
+		mode = borrowPinned
+	}
+	_, err = b.decodeBody(reg, h, r, v, mode)
+	return err
 }
 
 // DecodeAny decodes an entry of any registered type and returns the value
@@ -63,44 +85,60 @@ func (reg *Registry) DecodeAny(r *stream.Reader) (any, Header, error) {
 	return v, h, err
 }
 
-func decodeEntry[T any](reg *Registry, r *stream.Reader, idx uint64, v *T, borrowed bool) error {
+// decodeEntry reads the envelope and decodes the body; the blockReader it
+// returns (borrowHeld only) must be released once the entry's pin ends.
+func decodeEntry[T any](reg *Registry, r *stream.Reader, idx uint64, v *T, mode borrowMode) (*blockReader, error) {
 	b, err := bindingOf[T](reg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	h, err := readHeader(r, reg.opts.MaxEntrySize)
 	if err != nil {
-		return atIndex(err, idx)
+		return nil, atIndex(err, idx)
 	}
-	return atIndex(b.decodeBody(reg, h, r, v, borrowed), idx)
+	held, err := b.decodeBody(reg, h, r, v, mode)
+	return held, atIndex(err, idx)
 }
 
-func (b *binding[T]) decodeBody(reg *Registry, h Header, r *stream.Reader, v *T, borrowed bool) error {
+func (b *binding[T]) decodeBody(reg *Registry, h Header, r *stream.Reader, v *T, mode borrowMode) (held *blockReader, err error) {
 	if h.TypeID != b.id {
 		if _, ok := reg.tab.Load().byID[h.TypeID]; !ok {
-			return unknownType(h)
+			return nil, unknownType(h)
 		}
 		name, _ := reg.TypeName(h.TypeID)
-		return &Error{Err: ErrTypeMismatch, Detail: fmt.Sprintf("type id %d (%s), want %d (%s)", h.TypeID, name, b.id, b.name), Offset: r.Offset()}
+		return nil, &Error{Err: ErrTypeMismatch, Detail: fmt.Sprintf("type id %d (%s), want %d (%s)", h.TypeID, name, b.id, b.name), Offset: r.Offset()}
 	}
 	if err := checkVersion(r, h, b); err != nil {
-		return err
+		return nil, err
 	}
 	if !h.Compressed {
-		return finishBody(r, r, b.decode(r, h.Version, v, borrowed))
+		return nil, finishBody(r, r, b.decode(r, h.Version, v, mode != copyAll))
 	}
 	br := blockReaders.Get().(*blockReader)
-	defer br.release()
 	br.reset(r, h.RawLen, reg.opts.MaxEntrySize)
-	// Windows of a multi-block body reuse one buffer: a view into an
-	// earlier block would be overwritten, so only one-block bodies borrow.
-	borrowed = borrowed && h.RawLen <= BlockSize
-	return finishBody(r, &br.r, b.decode(&br.r, h.Version, v, borrowed))
+	// Borrowing from decompressed bytes needs their buffer kept until the
+	// pin ends (borrowHeld), and one window: a multi-block body reuses the
+	// buffer for every block, overwriting what a view would point at.
+	keep := mode == borrowHeld && h.RawLen <= BlockSize && b.borrow != nil
+	if mode != copyAll && !keep {
+		var zero T
+		*v = zero // a copying Decode must not append into borrowed slices
+	}
+	err = finishBody(r, &br.r, b.decode(&br.r, h.Version, v, keep))
+	if keep && err == nil {
+		return br, nil
+	}
+	br.release()
+	return nil, err
 }
 
 func (b *binding[T]) decode(r *stream.Reader, version uint32, v *T, borrowed bool) error {
 	if borrowed && b.borrow != nil {
 		return b.borrow.DecodeBorrowed(r, version, v)
+	}
+	if borrowed {
+		var zero T
+		*v = zero // v may hold views of an earlier entry: Decode must not write into them
 	}
 	return b.c.Decode(r, version, v)
 }

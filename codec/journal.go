@@ -42,7 +42,8 @@ func AppendBatch[T any](bt *journal.Batch, reg *Registry, v T) (uint64, error) {
 // index: "codec: unknown type id 42 at index 17".
 func Read[T any](j *journal.Journal, reg *Registry, idx uint64, v *T) error {
 	return j.Read(idx, func(r *stream.Reader) error {
-		return decodeEntry(reg, r, idx, v, false)
+		_, err := decodeEntry(reg, r, idx, v, copyAll)
+		return err
 	})
 }
 
@@ -51,10 +52,15 @@ func Read[T any](j *journal.Journal, reg *Registry, idx uint64, v *T) error {
 // pinned. *v's borrowed fields must not be used after fn returns.
 func ReadBorrowed[T any](j *journal.Journal, reg *Registry, idx uint64, v *T, fn func(v *T) error) error {
 	return j.Read(idx, func(r *stream.Reader) error {
-		if err := decodeEntry(reg, r, idx, v, true); err != nil {
+		held, err := decodeEntry(reg, r, idx, v, borrowHeld)
+		if err != nil {
 			return err
 		}
-		return fn(v)
+		err = fn(v)
+		if held != nil {
+			held.release()
+		}
+		return err
 	})
 }
 
@@ -65,10 +71,19 @@ func ReadBorrowed[T any](j *journal.Journal, reg *Registry, idx uint64, v *T, fn
 // journal.Iterator, each entry is pinned until the next call to Next or
 // Close. An Iterator is not safe for concurrent use.
 type Iterator struct {
-	it  *journal.Iterator
-	reg *Registry
-	h   Header
-	err error
+	it   *journal.Iterator
+	reg  *Registry
+	h    Header
+	err  error
+	held *blockReader // decompressed bytes borrowed from the current entry
+}
+
+// drop releases the decompression buffer the current entry lent.
+func (it *Iterator) drop() {
+	if it.held != nil {
+		it.held.release()
+		it.held = nil
+	}
 }
 
 // Iter returns an Iterator positioned before entry from.
@@ -79,6 +94,7 @@ func Iter(j *journal.Journal, reg *Registry, from uint64) *Iterator {
 // Next advances to the next entry and reads its envelope. It returns false
 // at the end of the journal or on error (see Err).
 func (it *Iterator) Next() bool {
+	it.drop()
 	if it.err != nil || !it.it.Next() {
 		return false
 	}
@@ -106,7 +122,10 @@ func (it *Iterator) Err() error {
 }
 
 // Close releases the iterator's pin.
-func (it *Iterator) Close() error { return it.it.Close() }
+func (it *Iterator) Close() error {
+	it.drop()
+	return it.it.Close()
+}
 
 // Any decodes the current entry, whatever its registered type (boxed in an
 // interface: this allocates).
@@ -144,5 +163,11 @@ func decodeCurrent[T any](it *Iterator, v *T, borrowed bool) error {
 	if err != nil {
 		return err
 	}
-	return atIndex(b.decodeBody(it.reg, it.h, it.it.Reader(), v, borrowed), it.Index())
+	mode := copyAll
+	if borrowed {
+		mode = borrowHeld
+	}
+	it.drop()
+	it.held, err = b.decodeBody(it.reg, it.h, it.it.Reader(), v, mode)
+	return atIndex(err, it.Index())
 }
