@@ -321,8 +321,7 @@ func (v *verifier) run() error {
 // layOut builds and loads the segment set as recover does.
 func (v *verifier) layOut(st metaState) error {
 	j, rep := v.j, v.rep
-	var live []*segment
-	v.segs = map[*segment]int{}
+	var liveFiles []int // indexes into v.files
 	for i, f := range v.files {
 		stale := f.id < st.minSegID ||
 			(st.cut.segID != 0 && f.id > st.cut.segID && f.id < st.nextSegID)
@@ -331,19 +330,33 @@ func (v *verifier) layOut(st metaState) error {
 			v.note("%s: stale segment from an earlier truncation, recovery removes it", f.name)
 			continue
 		}
+		liveFiles = append(liveFiles, i)
+	}
+	// Segments wholly below the first index (their successor's first
+	// entry is at or below it): a TruncateFront's unlinks that did not
+	// all land. Recovery removes them before the chain checks.
+	for len(liveFiles) > 1 && v.files[liveFiles[1]].first <= st.first {
+		rep.Segments[liveFiles[0]].State = SegmentStale
+		v.note("%s: wholly below the first index %d, recovery removes it", v.files[liveFiles[0]].name, st.first)
+		liveFiles = liveFiles[1:]
+	}
+	var live []*segment
+	v.segs = map[*segment]int{}
+	for _, i := range liveFiles {
+		f := v.files[i]
 		s := &segment{j: j, id: f.id, first: f.first, path: filepath.Join(j.dir, f.name)}
 		s.refs.Store(1)
 		j.liveSegments.Add(1)
 		v.segs[s] = i
-		if n := len(live); n > 0 {
-			p := live[n-1]
+		live = append(live, s)
+		if n := len(live); n > 1 {
+			p := live[n-2]
 			if f.first < p.first || f.first-p.first > 1<<32-1 {
-				s.unpin()
+				j.segs.Store(&segmentSet{segs: live})
 				return v.stop(corruptf(s.path, -1, f.first, "segment starts at index %d, before or far after its predecessor's %d", f.first, p.first))
 			}
 			p.count.Store(uint32(f.first - p.first))
 		}
-		live = append(live, s)
 	}
 	j.segs.Store(&segmentSet{segs: live}) // released by releaseAll
 	for i := len(live) - 1; i >= 0; i-- {
@@ -385,7 +398,10 @@ func (v *verifier) layOut(st metaState) error {
 // scanned segment that its successor does not continue.
 func (v *verifier) settle(segs []*segment) ([]*segment, error) {
 	for i := 0; i+1 < len(segs); i++ {
-		if !segs[i].scanned || chainOK(segs[i], segs[i+1]) {
+		// A scanned segment whose opening continuation did not verify
+		// ends the log whatever follows (recover's brokenContinuation).
+		broken := segs[i].cont && segs[i].open && segs[i].writeOff == dataStart
+		if !segs[i].scanned || chainOK(segs[i], segs[i+1]) && !broken {
 			continue
 		}
 		d := segs[i+1]
