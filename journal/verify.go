@@ -31,6 +31,7 @@ const (
 	VerdictUnsupported
 )
 
+// String returns the verdict as spool verify prints it.
 func (v Verdict) String() string {
 	switch v {
 	case VerdictClean:
@@ -47,14 +48,14 @@ func (v Verdict) String() string {
 
 // Report is the result of Verify.
 type Report struct {
-	Dir     string
+	Dir     string // the directory verified
 	Verdict Verdict
 	// Problem is the first finding of the verdict's kind; nil when clean.
 	Problem *Problem
 	// Opens tells whether Open would succeed. When it is false the index
 	// range and durability fields are zero.
 	Opens     bool
-	JournalID uint64
+	JournalID uint64 // from the meta file; 0 if it could not be read
 	// FirstIndex and LastIndex bound the log Open would present, after
 	// trimming a torn tail (LastIndex = FirstIndex-1 when it is empty).
 	FirstIndex, LastIndex uint64
@@ -67,8 +68,10 @@ type Report struct {
 	Durable uint64
 	// Checkpoint is the durable checkpoint of the last segment, if valid.
 	Checkpoint *Checkpoint
-	Segments   []SegmentReport
-	Meta       [2]MetaSlotReport
+	// Segments lists every segment file in ID order, whatever its state.
+	Segments []SegmentReport
+	// Meta describes the two slots of the meta file.
+	Meta [2]MetaSlotReport
 	// SegmentBytes is the size of the segment files Open would keep;
 	// PayloadBytes the payload bytes of the entries that were verified.
 	SegmentBytes, PayloadBytes int64
@@ -91,10 +94,10 @@ func (r *Report) Entries() uint64 {
 // Problem locates a finding: the file, the byte offset in it (-1 when the
 // finding concerns the whole file) and the entry index (0 when unknown).
 type Problem struct {
-	Path   string
-	Offset int64
-	Index  uint64
-	Reason string
+	Path   string // the file (the directory when no file is to blame)
+	Offset int64  // byte offset in Path, or -1
+	Index  uint64 // entry index, or 0
+	Reason string // what is wrong, without the location
 	// Err is, for a corrupt or unsupported journal, the error Open or the
 	// read returns (it wraps ErrCorrupt, ErrForeign or ErrVersion, and also
 	// mmapio.ErrFault when the mapped bytes could not be read); nil for a
@@ -102,6 +105,7 @@ type Problem struct {
 	Err error
 }
 
+// String returns the problem as "file at offset N (index I): reason".
 func (p *Problem) String() string {
 	s := p.Path
 	if p.Offset >= 0 {
@@ -134,6 +138,7 @@ const (
 	SegmentUnchecked
 )
 
+// String returns the state as spool stat prints it.
 func (s SegmentState) String() string {
 	switch s {
 	case SegmentSealed:
@@ -154,12 +159,12 @@ func (s SegmentState) String() string {
 
 // SegmentReport describes one segment file.
 type SegmentReport struct {
-	Name       string
+	Name       string // file name in the directory
 	ID         uint64
 	FirstIndex uint64 // first entry starting in it (from its name)
 	Entries    uint32 // entries starting in it, as recovery counts them
-	FileSize   int64
-	DataEnd    int64 // end of chunk data; 0 if not loaded
+	FileSize   int64  // bytes, as the file system reports them
+	DataEnd    int64  // end of chunk data; 0 if not loaded
 	State      SegmentState
 	Checkpoint *Checkpoint // valid durable checkpoint in its first page, if read
 }
@@ -167,16 +172,16 @@ type SegmentReport struct {
 // Checkpoint is a segment's durable checkpoint: a prefix that an earlier
 // sync made durable (see the package doc).
 type Checkpoint struct {
-	DataEnd   int64
-	Entries   uint32
-	LastIndex uint64
+	DataEnd   int64  // end of the durable prefix of the segment's data
+	Entries   uint32 // entries starting in the segment within it
+	LastIndex uint64 // the journal's last index when that prefix was synced
 }
 
 // MetaSlotReport describes one of the two meta slots.
 type MetaSlotReport struct {
-	Generation uint64
-	Current    bool  // the slot Open uses
-	Err        error // why the slot is invalid; nil when valid
+	Generation uint64 // write count; the valid slot with the higher one is current
+	Current    bool   // the slot Open uses
+	Err        error  // why the slot is invalid; nil when valid
 }
 
 // Verify checks the journal in dir without changing it: both meta slots,
@@ -195,9 +200,11 @@ type MetaSlotReport struct {
 //
 // The error is non-nil only when verification could not be carried out (an
 // error wrapping ErrNotFound for a missing or empty directory, or an I/O
-// error); damage is described by the Report. Memory use is bounded by the
-// segment size: the only table kept is the chunk offsets of the unsealed
-// tail segments, 4 bytes per entry.
+// error); damage is described by the Report. Verify holds no copy of the
+// log: it keeps the tail segments mapped and one other at a time (plus
+// those a spanning entry crosses), and one table, the chunk offsets of the
+// unsealed tail segments that a scan rebuilt, 4 bytes per entry (at most a
+// ninth of a segment's size).
 func Verify(dir string, opts *Options) (*Report, error) {
 	o, err := opts.withDefaults()
 	if err != nil {

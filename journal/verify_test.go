@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -413,5 +414,63 @@ func TestVerifyLive(t *testing.T) {
 	}
 	if got, err := j.ReadBytes(21, nil); err != nil || string(got) != "after verify" {
 		t.Fatalf("read back %q %v", got, err)
+	}
+}
+
+// TestVerifyLostSeal removes the trailer of the segment before the last
+// (its deferred seal never reached the disk) with its data intact, torn,
+// or with a spanning entry's continuation lost: Verify agrees with Open,
+// calls the log clean when recovery keeps everything, and torn when
+// recovery ends the log early and drops the later segments.
+func TestVerifyLostSeal(t *testing.T) {
+	for _, tc := range []string{"intact", "torn", "continuation"} {
+		dir := t.TempDir()
+		j := mustOpen(t, dir, testOpts())
+		size := func(i uint64) int {
+			if tc == "continuation" && i == 200 {
+				return 2 * testSegSize // its middle chunk fills a whole segment
+			}
+			return 700 + int(i%3)*100
+		}
+		for i := uint64(1); i <= 300; i++ {
+			if _, err := j.AppendBytes(payload(i, size(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ss := j.segs.Load().segs
+		victim := ss[len(ss)-2]
+		if tc == "continuation" {
+			victim = ss[slices.Index(ss, j.segs.Load().find(200))+1] // holds entry 200's middle only
+		}
+		vpath, vtrailer := victim.path, victim.trailerOff()
+		tornAt := dataStart + 40
+		if victim.count.Load() > 5 {
+			tornAt = int(victim.slot(5)) + chunkHeaderSize + 3
+		}
+		j.crashClose()
+		b, _ := os.ReadFile(vpath)
+		clear(b[vtrailer:])
+		if tc != "intact" {
+			for k := tornAt; k < tornAt+512; k++ {
+				b[k] ^= 0xff
+			}
+		}
+		os.WriteFile(vpath, b, 0o644)
+		rep := verifyAgrees(t, dir, tc)
+		if tc == "intact" {
+			if rep.Verdict != VerdictClean || rep.LastIndex != 300 {
+				t.Fatalf("%s: %v %v last %d", tc, rep.Verdict, rep.Problem, rep.LastIndex)
+			}
+			continue
+		}
+		dropped := 0
+		for _, s := range rep.Segments {
+			if s.State == SegmentDropped {
+				dropped++
+			}
+		}
+		if rep.Verdict != VerdictTornTail || dropped == 0 || rep.LastIndex >= 300 {
+			t.Fatalf("%s: %v %v, last %d, %d dropped", tc, rep.Verdict, rep.Problem, rep.LastIndex, dropped)
+		}
 	}
 }
