@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spoolhq/spool/internal/leakcheck"
 	"github.com/spoolhq/spool/journal"
+	"github.com/zeebo/xxh3"
 )
 
 // TestMain doubles as the crashing child of crashedJournal, and fails the
@@ -216,4 +218,26 @@ func TestUsageAndErrors(t *testing.T) {
 			t.Fatalf("spool %q: exit %d, want %d with %q:\n%s%s", c.args, code, c.code, c.want, out, errOut)
 		}
 	}
+}
+
+// TestVerifyNewerFormat: a meta file of a newer format (valid checksum) is
+// not called corrupt.
+func TestVerifyNewerFormat(t *testing.T) {
+	dir := closedJournal(t)
+	meta := filepath.Join(dir, "META")
+	b, err := os.ReadFile(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := 0; s < 2; s++ {
+		slot := b[s*4096 : (s+1)*4096]
+		binary.LittleEndian.PutUint16(slot[8:], journal.FormatVersion+1)
+		binary.LittleEndian.PutUint64(slot[4088:], xxh3.Hash(slot[:4088]))
+	}
+	os.WriteFile(meta, b, 0o644)
+	code, out, _ := spool(t, "verify", dir)
+	if code != exitUnsupported {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	wantLines(t, out, ": unsupported\n", "unsupported format version")
 }
