@@ -50,6 +50,10 @@ type Journal struct {
 	sink         appendSink
 	op           opState    // rollback point of the append or batch in progress
 	pendingSeals []*segment // sealed segments whose trailers are not yet synced (pinned)
+	// cuts counts truncations at the back (TruncateBack, Reset, rolled-back
+	// rolls): a sync round that overlaps one must not raise the watermark,
+	// because the indexes it synced may have been reused by new entries.
+	cuts uint64
 
 	syncMu      sync.Mutex // guards the sync round below
 	syncRunning bool

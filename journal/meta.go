@@ -187,6 +187,9 @@ type metaStore struct {
 	state metaState
 	buf   [metaSlotSize]byte
 	err   error // sticky write/sync failure
+	// lazy: the last write was not synced, so the slot the next write
+	// overwrites holds the only durable state.
+	lazy bool
 }
 
 // loadMeta reads the meta file at path. It returns the newer valid slot.
@@ -235,6 +238,14 @@ func (m *metaStore) writeLocked(st metaState, durable bool) error {
 	if m.err != nil {
 		return m.err
 	}
+	if m.lazy {
+		// The target slot holds the newest durable state and the other
+		// an unsynced one: overwriting it before the other is durable
+		// could leave no valid slot after a crash tears both.
+		if err := m.syncLocked(); err != nil {
+			return err
+		}
+	}
 	st.generation = m.state.generation + 1
 	st.encode(&m.buf)
 	off := int64(st.generation%2) * metaSlotSize
@@ -243,12 +254,22 @@ func (m *metaStore) writeLocked(st metaState, durable bool) error {
 		return m.err
 	}
 	if durable {
-		if err := m.file.Sync(); err != nil {
-			m.err = fmt.Errorf("%w: meta sync %s: %w", ErrFailed, m.path, err)
-			return m.err
+		if err := m.syncLocked(); err != nil {
+			return err
 		}
 	}
 	m.state = st
+	m.lazy = !durable
+	return nil
+}
+
+// syncLocked makes the meta file durable. The caller holds m.mu.
+func (m *metaStore) syncLocked() error {
+	if err := m.file.Sync(); err != nil {
+		m.err = fmt.Errorf("%w: meta sync %s: %w", ErrFailed, m.path, err)
+		return m.err
+	}
+	m.lazy = false
 	return nil
 }
 

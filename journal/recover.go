@@ -64,7 +64,10 @@ func (j *Journal) recover() error {
 	if err != nil {
 		return fmt.Errorf("journal: open %s: %w", metaPath, err)
 	}
-	j.meta = &metaStore{fs: j.fs, path: metaPath, dir: j.dir, file: mf, state: st}
+	// lazy: the newest slot may be a lazy write an earlier instance never
+	// synced, so the first write of this one syncs before overwriting
+	// the other slot.
+	j.meta = &metaStore{fs: j.fs, path: metaPath, dir: j.dir, file: mf, state: st, lazy: true}
 	j.id = st.journalID
 
 	// Garbage from truncations that crashed before their unlinks landed.
@@ -77,6 +80,14 @@ func (j *Journal) recover() error {
 		} else {
 			live = append(live, f)
 		}
+	}
+	// Segments wholly below the first index (their successor's first
+	// entry is at or below it) are what a TruncateFront left when its
+	// unlinks did not all land. A later one gone while an earlier one
+	// stayed would break the chain checks below, so they go now.
+	for len(live) > 1 && live[1].first <= st.first {
+		garbage = append(garbage, live[0])
+		live = live[1:]
 	}
 	j.nextSegID = max(st.nextSegID, st.minSegID, st.idHigh, 1)
 	if len(files) > 0 {
@@ -372,7 +383,7 @@ func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
 // end can ever be revalidated by a later append lining up with it.
 func (j *Journal) settleScanned(segs []*segment) ([]*segment, error) {
 	for i := 0; i+1 < len(segs); i++ {
-		if !segs[i].scanned || chainOK(segs[i], segs[i+1]) {
+		if !segs[i].scanned || chainOK(segs[i], segs[i+1]) && !brokenContinuation(segs[i]) {
 			continue
 		}
 		for _, t := range segs[i+1:] {
@@ -396,6 +407,16 @@ func (j *Journal) settleScanned(segs []*segment) ([]*segment, error) {
 		}
 	}
 	return segs, checkChain(segs)
+}
+
+// brokenContinuation reports a scanned segment whose opening continuation
+// did not verify (scan marks it open with no data): the entry it continues
+// is incomplete, so the log ends before that entry, whatever later segments
+// hold. Its base and open flag would otherwise chain it to a successor that
+// holds the entry's last chunk, and the entry would be accepted with a
+// middle chunk that never reached the disk.
+func brokenContinuation(s *segment) bool {
+	return s.cont && s.open && s.writeOff == dataStart
 }
 
 func (s *segment) validateTrailer(t segTrailer) error {

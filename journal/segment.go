@@ -58,6 +58,11 @@ type segment struct {
 	dataEnd  int64 // sealed: end of data
 	removed  bool  // file unlinked
 	scanned  bool  // recovery scanned it (no valid trailer)
+	// deferred is the trailer of a deferred seal, not yet in the mapping:
+	// it is written only once the data it describes is durable (see
+	// syncSeals). Guarded by sealMu, which serialises every trailer write.
+	sealMu   sync.Mutex
+	deferred *segTrailer
 	// Durable prefix known after the last sync round, to be recorded in
 	// the segment's checkpoint by the next round.
 	ckptNext    checkpoint

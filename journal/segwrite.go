@@ -122,13 +122,22 @@ func (s *segment) writeTrailer(count uint32, end int64, open, durable bool) erro
 	if open {
 		t.flags |= trailerFlagOpen
 	}
-	t.encode(s.data[s.trailerOff():])
+	s.sealMu.Lock()
 	if !durable {
+		// The trailer stays out of the mapping until syncSeals has made
+		// the data durable: written now, the kernel could write its page
+		// back before the data pages, and a crash would leave a valid
+		// trailer vouching for torn data.
+		s.deferred = &t
+		s.sealMu.Unlock()
 		if s.tryPin() {
 			s.j.pendingSeals = append(s.j.pendingSeals, s)
 		}
 		return nil
 	}
+	s.deferred = nil
+	t.encode(s.data[s.trailerOff():])
+	s.sealMu.Unlock()
 	if err := s.mm.Sync(0, int(s.size)); err != nil {
 		return s.j.fail(fmt.Errorf("seal %s: %w", s.path, err))
 	}
@@ -150,7 +159,7 @@ func (j *Journal) syncSeals(pending []*segment) error {
 	var err error
 	for _, s := range pending {
 		if err == nil && j.failed.Load() == nil {
-			if serr := s.mm.Sync(0, int(s.size)); serr != nil {
+			if serr := s.syncDeferredSeal(); serr != nil {
 				err = j.fail(fmt.Errorf("seal %s: %w", s.path, serr))
 			}
 		}
@@ -160,6 +169,27 @@ func (j *Journal) syncSeals(pending []*segment) error {
 		err = j.Err()
 	}
 	return err
+}
+
+// syncDeferredSeal makes a deferred seal durable in two steps: the data and
+// slots first, then the trailer, so that a trailer on disk always describes
+// data that is on disk. A cut that sealed the segment again meanwhile has
+// written its own trailer, which wins.
+func (s *segment) syncDeferredSeal() error {
+	if err := s.mm.Sync(0, int(s.size)); err != nil {
+		return err
+	}
+	s.sealMu.Lock()
+	t := s.deferred
+	if t != nil {
+		t.encode(s.data[s.trailerOff():])
+		s.deferred = nil
+	}
+	s.sealMu.Unlock()
+	if t == nil {
+		return nil
+	}
+	return s.mm.Sync(int(s.trailerOff()), trailerSize)
 }
 
 // clearCleanLocked removes the clean-shutdown record before the first

@@ -76,6 +76,7 @@ func (j *Journal) syncRound() error {
 	j.pendingSeals = nil
 	s := j.active
 	last := j.last.Load()
+	cuts := j.cuts
 	var from, to int64
 	var ckpt checkpoint
 	if s != nil && s.tryPin() {
@@ -111,6 +112,13 @@ func (j *Journal) syncRound() error {
 		}
 	}
 	j.mu.Lock()
+	if j.cuts != cuts {
+		// A truncation ran meanwhile: entries appended after it may
+		// reuse indexes at or below last in a segment this round did not
+		// sync. Claim nothing; the next round covers them.
+		j.mu.Unlock()
+		return nil
+	}
 	if s != nil && s.synced < to {
 		s.synced = to
 	}

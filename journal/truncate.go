@@ -134,7 +134,14 @@ func (j *Journal) truncateBackLocked(last uint64) error {
 		if err := c.ensure(); err != nil {
 			return err
 		}
-		off = c.slot(uint32(last + 1 - c.first)) // a published entry: its slot is set
+		if i := uint32(last + 1 - c.first); i < c.count.Load() {
+			off = c.slot(i) // a counted entry: its slot is set
+		} else {
+			// Entry last+1 is not counted in c (recovery cutting a
+			// tail whose opening continuation never reached the
+			// disk): its data ends where c's does.
+			off = c.writeOff
+		}
 	}
 	return j.cutLocked(last, c, off)
 }
@@ -145,7 +152,7 @@ func (j *Journal) truncateBackLocked(last uint64) error {
 // later segments are unlinked. Recovery re-applies the meta record, so a
 // crash at any step leaves either the old log or the cut one.
 func (j *Journal) cutLocked(last uint64, c *segment, off int64) error {
-	if err := j.flushSealsLocked(); err != nil {
+	if err := j.prepareCutLocked(c, off); err != nil {
 		return err
 	}
 	ss := j.segs.Load()
@@ -176,6 +183,7 @@ func (j *Journal) cutLocked(last uint64, c *segment, off int64) error {
 	if err != nil {
 		return j.fail(err)
 	}
+	j.cuts++
 	j.last.Store(last)
 	if j.durable.Load() > last {
 		j.durable.Store(last)
@@ -196,6 +204,39 @@ func (j *Journal) cutLocked(last uint64, c *segment, off int64) error {
 	}
 	if cutPos+1 < len(ss.segs) {
 		return j.removeSegmentsLocked(ss, cutPos+1, len(ss.segs))
+	}
+	return nil
+}
+
+// prepareCutLocked makes durable what a cut at offset off of segment c
+// keeps, before the cut record vouches for it: the pending seals of earlier
+// segments, and c's data and slots (recovery trusts the record's count for
+// c without scanning). The pending seals of c and later segments are
+// dropped unwritten: their trailers count entries the cut discards (an
+// aborted batch's, say), and a trailer made durable before the cut record
+// would revive them if a crash lost the record.
+func (j *Journal) prepareCutLocked(c *segment, off int64) error {
+	var keep []*segment
+	for _, s := range j.pendingSeals {
+		if c != nil && s.id < c.id {
+			keep = append(keep, s)
+			continue
+		}
+		s.sealMu.Lock()
+		s.deferred = nil
+		s.sealMu.Unlock()
+		s.unpin()
+	}
+	j.pendingSeals = nil
+	if err := j.syncSeals(keep); err != nil {
+		return err
+	}
+	if c != nil {
+		// Data and slots: the slots live at the far end of the file,
+		// outside the ranges sync rounds cover.
+		if err := c.mm.Sync(0, int(c.size)); err != nil {
+			return j.fail(fmt.Errorf("sync %s before cut at %d: %w", c.path, off, err))
+		}
 	}
 	return nil
 }
@@ -229,6 +270,7 @@ func (j *Journal) resetLocked(next uint64) error {
 		return j.fail(err)
 	}
 	j.cleanPending = false
+	j.cuts++
 	j.first.Store(next)
 	j.last.Store(next - 1)
 	j.durable.Store(next - 1)

@@ -253,16 +253,28 @@ func Omit(i int) Decider { return only{unit: i, hit: AllOld, rest: AllNew} }
 // Only loses every unsynced change except unit i, which lands whole.
 func Only(i int) Decider { return only{unit: i, hit: AllNew, rest: AllOld} }
 
-type random struct{ rng *rand.Rand }
+type random struct {
+	rng  *rand.Rand
+	torn bool // sectors may tear into garbage
+}
 
 // Random returns a Decider drawing every choice from a generator seeded
-// with seed: a page is lost (3 in 10), lands whole (3 in 10) or is torn
-// (4 in 10), a torn page's sectors each old or new (9 in 20 each) or
-// garbage (1 in 10); a size change or directory operation lands half the
-// time. The decisions depend only on the seed and the order of the calls,
-// which Image makes in unit order.
+// with seed: a page is lost (3 in 10), lands whole (3 in 10) or is mixed
+// (4 in 10), each sector of a mixed page old or new at even odds; a size
+// change or directory operation lands half the time. Sectors are atomic:
+// this is the guarantee of NVMe (AWUPF is at least one logical block) and
+// of 512-byte-emulation drives, and the model the durability assertions
+// rely on. The decisions depend only on the seed and the order of the
+// calls, which Image makes in unit order.
 func Random(seed uint64) Decider {
 	return &random{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+// RandomTorn is Random on hardware whose sectors can tear: a sector of a
+// mixed page that was being rewritten (its bytes change) holds garbage 1
+// time in 10.
+func RandomTorn(seed uint64) Decider {
+	return &random{rng: rand.New(rand.NewPCG(seed, seed^0x7f4a7c159e3779b9)), torn: true}
 }
 
 func (d *random) Page(_ Unit, fate []Sector) {
@@ -274,12 +286,12 @@ func (d *random) Page(_ Unit, fate []Sector) {
 	default:
 		for i := range fate {
 			switch r := d.rng.IntN(20); {
-			case r < 9:
-				fate[i] = SectorOld
-			case r < 18:
-				fate[i] = SectorNew
-			default:
+			case d.torn && r < 2:
 				fate[i] = SectorGarbage
+			case r < 11:
+				fate[i] = SectorOld
+			default:
+				fate[i] = SectorNew
 			}
 		}
 	}
@@ -361,7 +373,13 @@ func (s *Snapshot) Image(d Decider) (*FS, error) {
 			case SectorNew:
 				src = newp[k*SectorSize : (k+1)*SectorSize]
 			default:
-				src = garbage(u.Index, k)
+				// Only a sector being written can tear: one whose
+				// bytes do not change is rewritten intact (SQLite's
+				// "powersafe overwrite").
+				src = oldp[k*SectorSize : (k+1)*SectorSize]
+				if !bytes.Equal(src, newp[k*SectorSize:(k+1)*SectorSize]) {
+					src = garbage(u.Index, k)
+				}
 			}
 			copy(img[lo:], src)
 		}

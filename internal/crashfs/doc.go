@@ -39,9 +39,11 @@
 // from its durable content, and every directory operation not yet synced.
 // Snapshot.Image builds the disk a reboot finds, asking a Decider what
 // became of each unit: each 512-byte sector of an unsynced page persists
-// old, new or garbage; an unsynced directory operation lands or vanishes (a
-// rename lands whole or not at all). Random draws every choice from a
-// seeded generator, so a crash image is a pure function of the snapshot and
+// old, new or garbage (only a sector whose bytes change can tear into
+// garbage: one rewritten with its own bytes stays intact); an unsynced
+// directory operation lands or vanishes (a rename lands whole or not at
+// all). Random draws every choice from a seeded generator with atomic
+// sectors, RandomTorn with tearing sectors, so a crash image is a pure function of the snapshot and
 // the seed; AllNew, AllOld and Omit give the deterministic images that
 // exhaustive tests enumerate. An unsynced size change persists when the
 // page units beyond the durable size do.
