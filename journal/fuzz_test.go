@@ -398,12 +398,14 @@ func TestHugeLengthsAllocateLittle(t *testing.T) {
 }
 
 // FuzzVerify overwrites a fuzzed range of one file of a small journal
-// (closed cleanly, or abandoned as by a crash) with fuzzed bytes, and may
-// cut the file short; then Verify must not panic, must change nothing,
-// must allocate no more than the maximum entry size, and must agree with
-// Open followed by a read of every entry (see verifyAgrees).
+// with fuzzed bytes, and may cut the file short. The journal is one of four
+// templates: closed cleanly or abandoned as by a crash, each with or
+// without a history of TruncateBack and TruncateFront (cut records, stale
+// and wholly-compacted segments). Verify must not panic, must change
+// nothing, must allocate no more than the maximum entry size, and must
+// agree with Open followed by a read of every entry (see verifyAgrees).
 func FuzzVerify(f *testing.F) {
-	var templates [2]string // closed, crashed
+	var templates [4]string // bit 0: crashed; bit 1: truncated
 	for i := range templates {
 		templates[i] = fuzzDir(f)
 		j, err := Open(templates[i], testOpts())
@@ -418,23 +420,37 @@ func FuzzVerify(f *testing.F) {
 				j.Sync() // a checkpoint in the tail
 			}
 		}
-		if i == 1 {
+		if i&2 != 0 {
+			if err := j.TruncateBack(17); err != nil {
+				f.Fatal(err)
+			}
+			for k := uint64(18); k <= 21; k++ {
+				if _, err := j.AppendBytes(payload(k, 500)); err != nil {
+					f.Fatal(err)
+				}
+			}
+			if err := j.TruncateFront(9); err != nil {
+				f.Fatal(err)
+			}
+			j.Sync()
+		}
+		if i&1 != 0 {
 			j.crashClose()
 		} else if err := j.Close(); err != nil {
 			f.Fatal(err)
 		}
 	}
-	f.Add(uint8(0), uint32(0), []byte{0xff}, uint32(0))
-	f.Add(uint8(1), uint32(0), make([]byte, headerSize), uint32(0))
-	f.Add(uint8(0x81), uint32(dataStart+200), []byte{0x80}, uint32(0))
-	f.Add(uint8(0x82), uint32(ckptOff), make([]byte, ckptSize), uint32(0))
-	f.Add(uint8(1), uint32(0), []byte{}, uint32(dataStart))
-	f.Fuzz(func(t *testing.T, which uint8, off uint32, patch []byte, shrink uint32) {
-		src := templates[which>>7]
+	f.Add(uint8(0), uint8(0), uint32(0), []byte{0xff}, uint32(0))
+	f.Add(uint8(0), uint8(1), uint32(0), make([]byte, headerSize), uint32(0))
+	f.Add(uint8(1), uint8(1), uint32(dataStart+200), []byte{0x80}, uint32(0))
+	f.Add(uint8(3), uint8(2), uint32(ckptOff), make([]byte, ckptSize), uint32(0))
+	f.Add(uint8(2), uint8(1), uint32(0), []byte{}, uint32(dataStart))
+	f.Fuzz(func(t *testing.T, tmpl, file uint8, off uint32, patch []byte, shrink uint32) {
+		src := templates[int(tmpl)%len(templates)]
 		dir := fuzzDir(t)
 		copyDir(t, src, dir)
 		files := journalFiles(t, dir)
-		target := files[int(which&0x7f)%len(files)]
+		target := files[int(file)%len(files)]
 		b, err := os.ReadFile(target)
 		if err != nil {
 			t.Fatal(err)
@@ -458,6 +474,6 @@ func FuzzVerify(f *testing.F) {
 		if alloc > fuzzMaxEntry {
 			t.Fatalf("Verify allocated %d bytes, more than the maximum entry size %d", alloc, fuzzMaxEntry)
 		}
-		verifyAgrees(t, dir, fmt.Sprintf("%s patched at %d", filepath.Base(target), off))
+		verifyAgrees(t, dir, fmt.Sprintf("template %d: %s patched at %d", int(tmpl)%len(templates), filepath.Base(target), off))
 	})
 }
