@@ -3,10 +3,9 @@ package hashicorp
 import (
 	"fmt"
 	"os"
-	"runtime"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/spoolhq/spool/internal/leakcheck"
 )
 
 // TestMain fails the package if a goroutine of the journal, of raft or of
@@ -15,35 +14,10 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
-		if leaked := leakedGoroutines(); leaked != "" {
+		if leaked := leakcheck.Leaked("spool/journal.", "hashicorp/raft.", "raftadapter/hashicorp."); leaked != "" {
 			fmt.Fprintf(os.Stderr, "goroutines leaked by tests:\n%s\n", leaked)
 			code = 1
 		}
 	}
 	os.Exit(code)
-}
-
-func leakedGoroutines() string {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "leakedGoroutines") {
-				continue
-			}
-			if strings.Contains(g, "spool/journal.") || strings.Contains(g, "hashicorp/raft.") ||
-				strings.Contains(g, "raftadapter/hashicorp.") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

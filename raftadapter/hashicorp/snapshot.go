@@ -397,16 +397,11 @@ func (s *SnapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, erro
 		}
 		return nil, nil, err
 	}
-	buf := make([]byte, snapBufSize)
-	var h xxh3.Hasher
-	if _, err := io.CopyBuffer(&h, io.NewSectionReader(f, snapHeaderSize, meta.Size), buf); err != nil {
+	if err := checkSnapData(f, meta.Size, dataSum, id); err != nil {
 		_ = f.Close()
-		return nil, nil, fmt.Errorf("hashicorp: read snapshot %s: %w", id, err)
-	}
-	if h.Sum64() != dataSum {
-		_ = f.Close()
-		err := fmt.Errorf("%w: %s: data checksum mismatch", ErrSnapshotCorrupt, id)
-		s.setAside(sid, err)
+		if errors.Is(err, ErrSnapshotCorrupt) {
+			s.setAside(sid, err)
+		}
 		return nil, nil, err
 	}
 	r := &snapReader{f: f, id: id, want: dataSum}
@@ -422,7 +417,12 @@ func (s *SnapshotStore) openFile(id snapID) (*os.File, *raft.SnapshotMeta, uint6
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	meta, sum, err := readSnapMeta(f, name)
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, 0, err
+	}
+	meta, sum, err := readSnapMeta(f, st.Size(), name)
 	if err != nil {
 		_ = f.Close()
 		return nil, nil, 0, err
@@ -430,15 +430,14 @@ func (s *SnapshotStore) openFile(id snapID) (*os.File, *raft.SnapshotMeta, uint6
 	return f, meta, sum, nil
 }
 
-func readSnapMeta(f *os.File, id string) (*raft.SnapshotMeta, uint64, error) {
+// readSnapMeta decodes the header, trailer and metadata of the snapshot
+// file id, of size bytes, read through f, and returns the metadata and the
+// data checksum. Every length it reads is checked against size (and the
+// metadata against maxSnapMeta) before use.
+func readSnapMeta(f io.ReaderAt, size int64, id string) (*raft.SnapshotMeta, uint64, error) {
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrSnapshotCorrupt, id, fmt.Sprintf(format, args...))
 	}
-	st, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	size := st.Size()
 	if size < snapHeaderSize+snapTrailerSize {
 		return nil, 0, corrupt("file of %d bytes", size)
 	}
@@ -484,6 +483,20 @@ func readSnapMeta(f *os.File, id string) (*raft.SnapshotMeta, uint64, error) {
 		return nil, 0, corrupt("metadata names %q of %d bytes", m.ID, m.Size)
 	}
 	return &m.SnapshotMeta, binary.LittleEndian.Uint64(tr[16:]), nil
+}
+
+// checkSnapData reads the size bytes of data of snapshot id through f and
+// compares their xxh3 with sum.
+func checkSnapData(f io.ReaderAt, size int64, sum uint64, id string) error {
+	buf := make([]byte, max(1, min(size, snapBufSize)))
+	var h xxh3.Hasher
+	if _, err := io.CopyBuffer(&h, io.NewSectionReader(f, snapHeaderSize, size), buf); err != nil {
+		return fmt.Errorf("hashicorp: read snapshot %s: %w", id, err)
+	}
+	if h.Sum64() != sum {
+		return fmt.Errorf("%w: %s: data checksum mismatch", ErrSnapshotCorrupt, id)
+	}
+	return nil
 }
 
 // setAside renames a corrupt snapshot so that it is no longer listed.

@@ -237,7 +237,8 @@ func (s *Store) bounds() (first, last uint64) {
 
 // GetLog implements raft.LogStore. It fills log with entry index, whose Data
 // and Extensions are new memory that the caller owns (raft keeps them):
-// one allocation holds both; empty ones are nil. AppendedAt comes back in
+// one allocation holds both (for an entry that lies in one journal
+// segment, GetLog makes no other); empty ones are nil. AppendedAt comes back in
 // the local time zone, without a monotonic clock reading.
 //
 // An index outside the log returns raft.ErrLogNotFound itself (raft
@@ -245,7 +246,12 @@ func (s *Store) bounds() (first, last uint64) {
 // runs concurrently with StoreLogs and DeleteRange and never waits for
 // them.
 func (s *Store) GetLog(index uint64, log *raft.Log) error {
-	if index == 0 {
+	if s.closed.Load() {
+		return journal.ErrClosed
+	}
+	// Answer a miss without building the journal's error (which
+	// allocates); a race with a truncation is caught by Read below.
+	if first, last := s.bounds(); index < first || index > last || index == 0 {
 		return raft.ErrLogNotFound
 	}
 	err := s.j.Read(index, func(r *stream.Reader) error {

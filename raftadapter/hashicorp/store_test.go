@@ -817,6 +817,8 @@ func TestEntryFormatErrors(t *testing.T) {
 	}
 }
 
+// TestClosed follows raft-wal's TestClose: after Close every method
+// returns an error wrapping journal.ErrClosed.
 func TestClosed(t *testing.T) {
 	s := testStore(t)
 	if err := s.StoreLogs(makeLogs(1, 3)); err != nil {
@@ -829,18 +831,64 @@ func TestClosed(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 	var log raft.Log
+	second := func(_ any, err error) error { return err }
 	for name, err := range map[string]error{
-		"StoreLogs":   s.StoreLogs(makeLogs(4, 1)),
-		"DeleteRange": s.DeleteRange(1, 1),
-		"GetLog":      s.GetLog(1, &log),
-		"Set":         s.Set([]byte("k"), []byte("v")),
+		"FirstIndex":     second(s.FirstIndex()),
+		"LastIndex":      second(s.LastIndex()),
+		"GetLog":         s.GetLog(1, &log),
+		"StoreLog":       s.StoreLog(makeLogs(4, 1)[0]),
+		"StoreLogs":      s.StoreLogs(makeLogs(4, 1)),
+		"DeleteRange":    s.DeleteRange(1, 1),
+		"GetCommitIndex": second(s.GetCommitIndex()),
+		"Set":            s.Set([]byte("k"), []byte("v")),
+		"Get":            second(s.Get([]byte("k"))),
+		"SetUint64":      s.SetUint64([]byte("k"), 1),
+		"GetUint64":      second(s.GetUint64([]byte("k"))),
 	} {
 		if !errors.Is(err, journal.ErrClosed) {
 			t.Errorf("%s after Close: %v, want journal.ErrClosed", name, err)
 		}
 	}
-	if _, err := s.FirstIndex(); !errors.Is(err, journal.ErrClosed) {
-		t.Errorf("FirstIndex after Close: %v", err)
+}
+
+// TestGetLogAllocs: GetLog allocates once, for the slice holding Data and
+// Extensions together, and not at all for an entry with neither or for a
+// missing one. (An entry spanning segments costs the journal's reader
+// more, from a sync.Pool that the race detector empties at random; it is
+// only logged.)
+func TestGetLogAllocs(t *testing.T) {
+	s := testStore(t)
+	logs := []*raft.Log{
+		{Index: 1, Term: 1, Data: make([]byte, 128), AppendedAt: time.Now()},
+		{Index: 2, Term: 1, Data: make([]byte, 1024), Extensions: []byte("extensions")},
+		{Index: 3, Term: 1, Type: raft.LogNoop},
+		{Index: 4, Term: 1, Data: bytes.Repeat([]byte{7}, 3*smallSegments)}, // spans segments
+	}
+	if err := s.StoreLogs(logs); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		idx  uint64
+		want float64
+	}{{1, 1}, {2, 1}, {3, 0}, {4, -1}} {
+		var log raft.Log
+		got := testing.AllocsPerRun(200, func() {
+			if err := s.GetLog(tc.idx, &log); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if tc.want < 0 {
+			t.Logf("GetLog of an entry spanning 4 segments: %v allocations", got)
+		} else if got != tc.want {
+			t.Errorf("GetLog(%d): %v allocations, want %v", tc.idx, got, tc.want)
+		}
+		if err := sameLog(&log, logs[tc.idx-1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var log raft.Log
+	if got := testing.AllocsPerRun(200, func() { _ = s.GetLog(99, &log) }); got != 0 {
+		t.Errorf("GetLog of a missing entry: %v allocations", got)
 	}
 }
 
@@ -854,20 +902,32 @@ func TestSecondOpenLocked(t *testing.T) {
 	}
 }
 
-// FuzzDecodeEntry: no payload makes decoding panic or allocate beyond its
-// size, and what encodes decodes to the same entry.
+// FuzzDecodeEntry: no payload makes decoding panic or allocate more than
+// the payload's size, and an entry that decodes encodes to one that
+// decodes to the same fields.
 func FuzzDecodeEntry(f *testing.F) {
 	f.Add([]byte{1, 1, 0, 0, 'x'})
 	f.Add([]byte{1, 5, 3, 7, 2, 0, 3, 1, 'e', 'd'})
 	f.Add([]byte{2})
+	for _, l := range makeLogs(9, 3) {
+		f.Add(encodeBytes(l, 5))
+	}
 	f.Fuzz(func(t *testing.T, p []byte) {
 		var log raft.Log
-		r := newBytesReader(p)
-		if _, err := decodeInto(r, &log); err != nil {
+		commit, err := decodeInto(newBytesReader(p), &log)
+		if err != nil {
 			return
 		}
 		if len(log.Data)+len(log.Extensions) > len(p) {
 			t.Fatalf("decoded %d+%d bytes from %d", len(log.Data), len(log.Extensions), len(p))
+		}
+		var again raft.Log
+		commit2, err := decodeInto(newBytesReader(encodeBytes(&log, commit)), &again)
+		if err != nil {
+			t.Fatalf("re-encoded entry does not decode: %v", err)
+		}
+		if err := sameLog(&again, &log); err != nil || commit2 != commit {
+			t.Fatalf("round trip: %v, commit %d != %d", err, commit2, commit)
 		}
 	})
 }
