@@ -160,6 +160,11 @@ type crashRun struct {
 	trace  []string
 	verb   bool
 	images int
+	// allow, when set, accepts a step error that is not a crash (an
+	// injected fault): the step is then treated as in flight, like a
+	// crash, and its error kept in stepErr.
+	allow   func(error) bool
+	stepErr error
 }
 
 func newCrashRun(t testing.TB, name string, policy SyncPolicy) *crashRun {
@@ -353,7 +358,10 @@ func (r *crashRun) do(s step) bool {
 	}
 	if err != nil {
 		if r.fs.Crashed() == nil {
-			r.fail("step %v: %v", s, err)
+			if r.allow == nil || !r.allow(err) {
+				r.fail("step %v: %v", s, err)
+			}
+			r.stepErr = err
 		}
 		r.logf("step %v: crashed: %v", s, err)
 		r.pre = pre

@@ -201,6 +201,9 @@ func loadMeta(fs mmapio.FS, path string) (metaState, error) {
 	defer f.Close()
 	var buf [2 * metaSlotSize]byte
 	n, rerr := f.ReadAt(buf[:], 0)
+	if n < len(buf) && isIOError(rerr) {
+		return metaState{}, fmt.Errorf("journal: read %s: %w", path, rerr)
+	}
 	if n < len(buf) && rerr != nil {
 		// A short meta file: decode what is there; a missing slot is
 		// simply invalid.

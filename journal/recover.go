@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"slices"
@@ -271,6 +272,9 @@ func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
 	}
 	var hb [headerSize]byte
 	if n, err := f.ReadAt(hb[:], 0); n < headerSize {
+		if isIOError(err) {
+			return bad(fmt.Errorf("journal: read header of %s: %w", path, err))
+		}
 		return bad(corruptf(path, 0, 0, "short segment header: %v", err))
 	}
 	h, err := decodeSegHeader(hb[:])
@@ -304,6 +308,9 @@ func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
 	// page at each end of every segment.
 	var tb [trailerSize]byte
 	if n, err := f.ReadAt(tb[:], s.trailerOff()); n < trailerSize {
+		if isIOError(err) {
+			return bad(fmt.Errorf("journal: read trailer of %s: %w", path, err))
+		}
 		return bad(corruptf(path, s.trailerOff(), s.first, "short trailer read: %v", err))
 	}
 	mm, err := f.Map(0, int(s.size), true)
@@ -407,6 +414,13 @@ func (j *Journal) settleScanned(segs []*segment) ([]*segment, error) {
 		}
 	}
 	return segs, checkChain(segs)
+}
+
+// isIOError reports a read that failed for another reason than the end
+// of the file: the device's error, not damage in the file, so it is
+// returned as itself rather than as ErrCorrupt, and not remembered.
+func isIOError(err error) bool {
+	return err != nil && !errors.Is(err, io.EOF)
 }
 
 // brokenContinuation reports a scanned segment whose opening continuation

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"encoding/binary"
+	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -178,7 +179,9 @@ func (s *segment) ensure() error {
 	if err != nil {
 		s.count.Store(want)
 		s.closeFiles()
-		s.loadErr = err
+		if errors.Is(err, ErrCorrupt) || isVersionOrForeign(err) {
+			s.loadErr = err // damage stays damage; a failed read may succeed next time
+		}
 		return err
 	}
 	s.loaded.Store(true)
