@@ -82,11 +82,13 @@
 // SaveReady(rd) installs rd.Snapshot, appends rd.Entries (replacing a
 // conflicting suffix; entries equal in index and term are not rewritten),
 // syncs the journal once if rd.MustSync, then records rd.HardState: durably
-// (a meta sync) when its term or vote changed, without a sync when only the
-// commit index did, since raft needs only term, vote and entries to be
-// durable before messages go out. The recorded commit index is held at or
-// below the durable end of the log and at or above the compaction point, so
-// raft always accepts it at restart.
+// (a meta sync) when its term or vote changed; when only the commit index
+// did, in memory until the next meta write (a term or vote change, a
+// snapshot, a compaction, Close), since raft needs only term, vote and
+// entries to be durable before messages go out and a restarted node learns
+// the commit index again from the leader. The recorded commit index is
+// held at or below the durable end of the log and at or above the latest
+// snapshot and the compaction point, so raft always accepts it at restart.
 //
 // In the steady state (entries, a new commit index) a Ready therefore costs
 // one sync, the journal's. A Ready that carries entries and also changes

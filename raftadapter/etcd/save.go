@@ -35,11 +35,16 @@ func (s *Storage) SaveReady(rd raft.Ready) error {
 // (nil or empty: unchanged), in that order; see SaveReady. With mustSync
 // the entries are synced before Save returns. A HardState whose term or
 // vote changed is recorded durably (raft requires it before messages are
-// sent); one where only the commit index changed is recorded without a
-// sync, since raft does not need the commit index to be durable.
+// sent). A change of the commit index alone is not written at all: raft
+// does not need the commit index to be durable (a restarted node learns it
+// again from the leader), so it is kept in memory, returned by
+// InitialState, and recorded with the next meta write (a term or vote
+// change, CreateSnapshot, Compact, ApplySnapshot, Close). A restart after
+// a crash may therefore find an older commit index, never one below the
+// latest snapshot or compaction point.
 //
-// The recorded commit index never exceeds the durable end of the log, so
-// that a restart after a crash always finds it within [FirstIndex()-1,
+// The commit index never exceeds the durable end of the log, so that a
+// restart after a crash always finds it within [FirstIndex()-1,
 // LastIndex()] (raft refuses to start otherwise).
 func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot, mustSync bool) error {
 	s.wmu.Lock()
@@ -93,7 +98,8 @@ func (s *Storage) HandleStorageAppend(m *pb.Message) ([]*pb.Message, error) {
 // FirstIndex are ignored, and entries at or below LastIndex replace the
 // existing suffix from the first of them (unchanged entries, equal in index
 // and term, are not rewritten). It does not sync: call Sync, or use
-// SaveReady, which syncs when raft asks.
+// SaveReady, which syncs when raft asks. Entries are kept across a reopen
+// once a HardState or a snapshot has been recorded (see Open).
 func (s *Storage) Append(ents []*pb.Entry) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -105,8 +111,9 @@ func (s *Storage) Append(ents []*pb.Entry) error {
 
 // SetHardState records st, like MemoryStorage.SetHardState, with Save's
 // rules: durably (a meta sync) when its term or vote differs from the
-// recorded one, without a sync when only the commit index changed, and
-// with the commit index held at or below the durable end of the log.
+// recorded one; when only the commit index changed, in memory until the
+// next meta write; the commit index held at or below the durable end of
+// the log.
 func (s *Storage) SetHardState(st *pb.HardState) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -134,13 +141,21 @@ func (s *Storage) setHardStateLocked(st *pb.HardState) error {
 	if h == s.hs {
 		return nil
 	}
-	durable := (!s.hs.set || h.term != s.hs.term || h.vote != s.hs.vote) && !s.opts.NoSync
-	if err := s.j.UpdateMeta(durable, journal.MetaUpdate{Key: keyHardState, Value: h.encode()}); err != nil {
+	if s.hs.set && h.term == s.hs.term && h.vote == s.hs.vote {
+		// Commit index only: no meta write (see Save).
+		s.mu.Lock()
+		s.hs = h
+		s.mu.Unlock()
+		s.hsDirty = true
+		return nil
+	}
+	if err := s.j.UpdateMeta(!s.opts.NoSync, journal.MetaUpdate{Key: keyHardState, Value: h.encode()}); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	s.hs = h
 	s.mu.Unlock()
+	s.hsDirty = false
 	return nil
 }
 

@@ -85,7 +85,8 @@ func entsOf(from uint64, term uint64, n int, size int) []*pb.Entry {
 
 // TestSaveReadySyncs checks the sync count of each kind of Ready: one
 // journal sync for entries under MustSync, one meta sync for a new term or
-// vote, nothing for a commit-only change or MustSync false.
+// vote, nothing for a commit-only change (not even a meta write: it is
+// recorded at Close, as the reopen shows) or MustSync false.
 func TestSaveReadySyncs(t *testing.T) {
 	cfs := &countFS{FS: mmapio.OS}
 	s := openTest(t, t.TempDir(), &Options{FS: cfs})

@@ -244,12 +244,24 @@ func (s *Storage) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte) (*pb.S
 	if err != nil {
 		return nil, err
 	}
-	if err := s.j.UpdateMeta(!s.opts.NoSync, journal.MetaUpdate{Key: keySnap, Value: enc}); err != nil {
+	ups := []journal.MetaUpdate{{Key: keySnap, Value: enc}}
+	// The recorded commit index goes with it, at least i (a snapshot is of
+	// applied, hence committed, entries): raft refuses to restart with
+	// Config.Applied, the snapshot's index, past the commit index.
+	s.mu.RLock()
+	hs := s.hs
+	s.mu.RUnlock()
+	if hs.set && (s.hsDirty || hs.commit < i) {
+		hs.commit = max(hs.commit, i)
+		ups = append(ups, journal.MetaUpdate{Key: keyHardState, Value: hs.encode()})
+	}
+	if err := s.j.UpdateMeta(!s.opts.NoSync, ups...); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.snap = rec
+	s.snap, s.hs = rec, hs
 	s.mu.Unlock()
+	s.hsDirty = false
 	if old.index != rec.index || old.term != rec.term {
 		s.removeSnapshotFile(old)
 	}
@@ -283,10 +295,11 @@ func (s *Storage) Compact(compactIndex uint64) error {
 	}
 	np := logPoint{index: compactIndex, term: term, kind: pointCompact}
 	ups := []journal.MetaUpdate{{Key: keyBase, Value: np.encode()}}
-	if hs.set && hs.commit < compactIndex {
+	if hs.set && (s.hsDirty || hs.commit < compactIndex) {
 		// Compacted entries are applied, hence committed: keep the
 		// recorded commit index inside [FirstIndex()-1, LastIndex()].
-		hs.commit = compactIndex
+		// A newer commit index kept in memory is recorded too.
+		hs.commit = max(hs.commit, compactIndex)
 		ups = append(ups, journal.MetaUpdate{Key: keyHardState, Value: hs.encode()})
 	}
 	// The record goes first: after a crash Open completes the truncation.
@@ -296,6 +309,7 @@ func (s *Storage) Compact(compactIndex uint64) error {
 	s.mu.Lock()
 	s.base, s.hs = np, hs
 	s.mu.Unlock()
+	s.hsDirty = false
 	return s.j.TruncateFront(compactIndex + 1)
 }
 
@@ -353,11 +367,14 @@ func (s *Storage) applySnapshotLocked(snap *pb.Snapshot, next *pb.HardState) err
 			hs.term, hs.vote = term, 0
 		}
 	}
-	if hs.set && hs != s.hs {
+	if hs.set && (hs != s.hs || s.hsDirty) {
 		ups = append(ups, journal.MetaUpdate{Key: keyHardState, Value: hs.encode()})
 	}
 	if err := s.j.UpdateMeta(!s.opts.NoSync, ups...); err != nil {
 		return err
+	}
+	if hs.set {
+		s.hsDirty = false
 	}
 	s.mu.Lock()
 	s.snap, s.base, s.hs = rec, np, hs

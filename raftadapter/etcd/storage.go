@@ -71,6 +71,10 @@ type Storage struct {
 
 	wmu sync.Mutex // serialises writers
 	enc entryEncoder
+	// hsDirty: hs holds a commit index newer than the recorded one (a
+	// commit-only change is not written until the next meta write).
+	// Guarded by wmu.
+	hsDirty bool
 
 	snapMu sync.Mutex // serialises snapshot data file reads and replacement
 
@@ -107,7 +111,10 @@ func (h hardState) proto() *pb.HardState {
 
 // Open opens the raft storage in dir, creating it if needed, and recovers
 // it: an interrupted compaction or snapshot installation is completed,
-// stray snapshot files are removed. Open costs what journal.Open costs (a
+// stray snapshot files are removed, and the entries of an interrupted
+// first Save (entries, but no HardState ever recorded and no snapshot) are
+// discarded, leaving the Storage Empty, so that a node whose bootstrap a
+// crash cut short bootstraps again. Open costs what journal.Open costs (a
 // directory listing, the meta file and the last segment after a clean
 // shutdown) and reads no entry.
 func Open(dir string, opts *Options) (*Storage, error) {
@@ -176,6 +183,17 @@ func (s *Storage) recover() error {
 		}
 	}
 	s.base = base
+	if !s.hs.set && s.snap.cs == nil && base.index == 0 && s.j.LastIndex() > 0 {
+		// Entries, but no HardState ever recorded and no snapshot: a
+		// first Save (a bootstrap, or a new member's first append) was
+		// interrupted between its entries and its HardState. Nothing of
+		// it was acknowledged; keeping it would leave a log raft cannot
+		// use (a bootstrap's configuration uncommitted, StartNode refused
+		// on a non-empty log). Discard it: the Storage is Empty again.
+		if err := s.j.Reset(1); err != nil {
+			return err
+		}
+	}
 	// The commit index must lie in [base, last] or raft refuses to start;
 	// it need not be durable, so clamp it rather than fail.
 	if s.hs.set {
@@ -184,15 +202,20 @@ func (s *Storage) recover() error {
 	return s.cleanSnapshotFiles()
 }
 
-// Close closes the journal. Entries pinned by zero-copy reads stay valid
-// until released.
+// Close records the latest commit index (see Save) and closes the
+// journal. Entries pinned by zero-copy reads stay valid until released.
 func (s *Storage) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return journal.ErrClosed
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return s.j.Close()
+	var err error
+	if s.hsDirty {
+		err = s.j.UpdateMeta(!s.opts.NoSync, journal.MetaUpdate{Key: keyHardState, Value: s.hs.encode()})
+		s.hsDirty = false
+	}
+	return errors.Join(err, s.j.Close())
 }
 
 // Empty reports whether the Storage holds no raft state at all (no
