@@ -182,13 +182,17 @@ func (n *node) start(bootstrap *raft.Configuration) error {
 	return nil
 }
 
-// close stops raft, then the transport, then the store.
+// close stops raft, then the transport (its connections included), then
+// the store.
 func (n *node) close() {
 	if n.raft != nil {
 		_ = n.raft.Shutdown().Error()
 		n.raft = nil
 	}
 	if n.trans != nil {
+		// Close alone stops the listener but leaves pooled connections
+		// (and the peers' goroutines serving them) open.
+		n.trans.CloseStreams()
 		_ = n.trans.Close()
 		n.trans = nil
 	}

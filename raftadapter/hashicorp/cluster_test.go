@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -626,10 +627,12 @@ func TestRaftFallsBackToOlderSnapshot(t *testing.T) {
 	if list, _ := snaps.List(); len(list) != 1 || list[0].Index != 10 {
 		t.Fatalf("List after fallback: %v", list)
 	}
-	if _, _, err := snaps.Open(newest); err == nil || errors.Is(err, ErrSnapshotCorrupt) {
-		// Set aside: the ID no longer names a published snapshot.
-		if err == nil {
-			t.Fatal("corrupt snapshot still opens")
-		}
+	// Set aside: the ID no longer names a published snapshot, and the
+	// file is kept under another name for inspection.
+	if _, _, err := snaps.Open(newest); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Open of the set-aside snapshot: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(filepath.Join(snaps.Dir(), newest+snapBadExt)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -154,7 +154,9 @@
 //
 // GetLog returns raft.ErrLogNotFound unwrapped. Other errors wrap this
 // package's sentinels (ErrNonMonotonic, ErrMiddleRange, ErrEntryFormat,
-// ErrSnapshotCorrupt, ErrForeignJournal) or the journal's (journal.ErrCorrupt
-// for damaged data, journal.ErrFailed after a failed sync: the Store then
-// refuses writes and must be reopened, journal.ErrClosed).
+// ErrInvalidArgument, ErrNotUint64, ErrSnapshotCorrupt,
+// ErrInvalidSnapshotID, ErrForeignJournal, and Migrate's ErrNotEmpty and
+// ErrMigrateSource) or the journal's (journal.ErrCorrupt for damaged data,
+// journal.ErrFailed after a failed sync: the Store then refuses writes and
+// must be reopened, journal.ErrClosed); compare with errors.Is.
 package hashicorp

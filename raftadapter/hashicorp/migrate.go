@@ -14,6 +14,17 @@ var (
 	raftBytesKeys  = [][]byte{[]byte("LastVoteCand")}
 )
 
+// Migration errors.
+var (
+	// ErrNotEmpty reports a Migrate destination that holds log entries,
+	// stable keys or snapshots.
+	ErrNotEmpty = errors.New("hashicorp: Migrate: destination not empty")
+	// ErrMigrateSource reports a source store that answers
+	// inconsistently (an entry with the wrong index, a snapshot shorter
+	// or longer than its metadata says).
+	ErrMigrateSource = errors.New("hashicorp: Migrate: inconsistent source")
+)
+
 // MigrateSource names the stores of an existing node for Migrate: for
 // raft-boltdb, the *raftboltdb.BoltStore as Logs and Stable; for raft-wal,
 // the *raftwal.WAL as both; and the node's snapshot store (typically a
@@ -68,7 +79,7 @@ type MigrateStats struct {
 func Migrate(dst *Store, src MigrateSource) (MigrateStats, error) {
 	var st MigrateStats
 	if src.Logs == nil {
-		return st, errors.New("hashicorp: Migrate: no source log")
+		return st, fmt.Errorf("%w: Migrate: no source log", ErrInvalidArgument)
 	}
 	if err := dst.checkEmpty(); err != nil {
 		return st, err
@@ -144,7 +155,7 @@ func Migrate(dst *Store, src MigrateSource) (MigrateStats, error) {
 			return st, fmt.Errorf("hashicorp: Migrate: source entry %d: %w", idx, err)
 		}
 		if l.Index != idx {
-			return st, fmt.Errorf("hashicorp: Migrate: source returned entry %d for index %d", l.Index, idx)
+			return st, fmt.Errorf("%w: entry %d returned for index %d", ErrMigrateSource, l.Index, idx)
 		}
 		if st.First == 0 {
 			st.First = idx
@@ -174,14 +185,14 @@ func (s *Store) checkEmpty() error {
 		if err != nil {
 			return err
 		}
-		return fmt.Errorf("hashicorp: Migrate: destination %s holds log entries", s.dir)
+		return fmt.Errorf("%w: %s holds log entries", ErrNotEmpty, s.dir)
 	}
 	for _, k := range append(append([][]byte{}, raftUint64Keys...), raftBytesKeys...) {
 		if v, err := s.Get(k); err != nil || v != nil {
 			if err != nil {
 				return err
 			}
-			return fmt.Errorf("hashicorp: Migrate: destination %s holds stable key %q", s.dir, k)
+			return fmt.Errorf("%w: %s holds stable key %q", ErrNotEmpty, s.dir, k)
 		}
 	}
 	snaps, err := s.snaps.List()
@@ -189,7 +200,7 @@ func (s *Store) checkEmpty() error {
 		return err
 	}
 	if len(snaps) > 0 {
-		return fmt.Errorf("hashicorp: Migrate: destination %s holds snapshots", s.dir)
+		return fmt.Errorf("%w: %s holds snapshots", ErrNotEmpty, s.dir)
 	}
 	return nil
 }
@@ -273,7 +284,7 @@ func copySnapshot(dst *SnapshotStore, src raft.SnapshotStore, id string) error {
 	}
 	n, err := io.Copy(sink, rc)
 	if err == nil && meta.Size != n {
-		err = fmt.Errorf("hashicorp: Migrate: snapshot %s: read %d bytes, meta says %d", id, n, meta.Size)
+		err = fmt.Errorf("%w: snapshot %s: read %d bytes, meta says %d", ErrMigrateSource, id, n, meta.Size)
 	}
 	if err != nil {
 		_ = sink.Cancel()

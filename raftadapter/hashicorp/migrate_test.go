@@ -2,7 +2,7 @@ package hashicorp
 
 import (
 	"bytes"
-	"strings"
+	"errors"
 	"testing"
 	"time"
 
@@ -148,7 +148,7 @@ func TestMigrateRefusesNonEmpty(t *testing.T) {
 			dst := testStore(t)
 			prep(dst)
 			before, _ := dst.LastIndex()
-			if _, err := Migrate(dst, MigrateSource{Logs: src}); err == nil || !strings.Contains(err.Error(), "holds") {
+			if _, err := Migrate(dst, MigrateSource{Logs: src}); !errors.Is(err, ErrNotEmpty) {
 				t.Fatalf("Migrate into a store holding a %s: %v", name, err)
 			}
 			if after, _ := dst.LastIndex(); after != before {
@@ -156,7 +156,7 @@ func TestMigrateRefusesNonEmpty(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Migrate(testStore(t), MigrateSource{}); err == nil {
+	if _, err := Migrate(testStore(t), MigrateSource{}); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatal("Migrate without a source log succeeded")
 	}
 }

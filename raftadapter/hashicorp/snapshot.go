@@ -46,6 +46,10 @@ const (
 // it and raft falls back to the previous snapshot.
 var ErrSnapshotCorrupt = errors.New("hashicorp: snapshot corrupt")
 
+// ErrInvalidSnapshotID reports a snapshot ID that this store did not make
+// (see SnapshotStore); no such ID is ever turned into a path.
+var ErrInvalidSnapshotID = errors.New("hashicorp: invalid snapshot ID")
+
 // SnapshotStore is a raft.SnapshotStore keeping each snapshot in one file,
 // written as a stream (never held in memory), checksummed with xxh3, and
 // published atomically: written to a temporary file, synced, renamed into
@@ -74,7 +78,7 @@ type SnapshotStore struct {
 // your own. Two SnapshotStores must not share a directory.
 func NewSnapshotStore(dir string, retain int, logger hclog.Logger) (*SnapshotStore, error) {
 	if retain < 1 {
-		return nil, fmt.Errorf("hashicorp: snapshot retain %d < 1", retain)
+		return nil, fmt.Errorf("%w: snapshot retain %d < 1", ErrInvalidArgument, retain)
 	}
 	return newSnapshotStore(dir, retain, logger)
 }
@@ -166,7 +170,7 @@ type snapFileMeta struct {
 func (s *SnapshotStore) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration,
 	configurationIndex uint64, trans raft.Transport) (raft.SnapshotSink, error) {
 	if version < raft.SnapshotVersionMin || version > raft.SnapshotVersionMax {
-		return nil, fmt.Errorf("hashicorp: unsupported snapshot version %d", version)
+		return nil, fmt.Errorf("%w: unsupported snapshot version %d", ErrInvalidArgument, version)
 	}
 	peers, err := encodePeers(configuration, trans)
 	if err != nil {
@@ -239,7 +243,7 @@ func (k *SnapshotSink) ID() string { return k.meta.ID }
 // Write implements io.Writer: p is appended to the snapshot's data.
 func (k *SnapshotSink) Write(p []byte) (int, error) {
 	if k.done {
-		return 0, errors.New("hashicorp: snapshot sink closed")
+		return 0, fmt.Errorf("%w: write to a closed snapshot sink", ErrInvalidArgument)
 	}
 	if k.err != nil {
 		return 0, k.err
@@ -388,7 +392,7 @@ func (s *SnapshotStore) ids() ([]snapID, error) {
 func (s *SnapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
 	sid, ok := parseSnapID(id)
 	if !ok {
-		return nil, nil, fmt.Errorf("hashicorp: invalid snapshot ID %q", id)
+		return nil, nil, fmt.Errorf("%w %q", ErrInvalidSnapshotID, id)
 	}
 	f, meta, dataSum, err := s.openFile(sid)
 	if err != nil {

@@ -141,7 +141,7 @@ func TestSnapshotCancel(t *testing.T) {
 	if names, _ := filepath.Glob(filepath.Join(s.Dir(), "*")); len(names) != 0 {
 		t.Fatalf("files left: %v", names)
 	}
-	if _, err := sink.Write([]byte("x")); err == nil {
+	if _, err := sink.Write([]byte("x")); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatal("Write after Cancel succeeded")
 	}
 }
@@ -255,7 +255,7 @@ func TestSnapshotIDValidation(t *testing.T) {
 	}
 	for _, bad := range []string{"", "..", "../1-2-3", "1-2-3/../../x", "/etc/passwd", "1-2", "1-2-3-4", "01-2-3", "+1-2-3", "1-2-3.snap",
 		"a-b-c", "1-2-99999999999999999999", id + "/", "1-2-3\x00", filepath.Join("..", filepath.Base(s.Dir()), id)} {
-		if _, _, err := s.Open(bad); err == nil || errors.Is(err, ErrSnapshotCorrupt) {
+		if _, _, err := s.Open(bad); !errors.Is(err, ErrInvalidSnapshotID) {
 			t.Errorf("Open(%q): %v, want an invalid-ID error", bad, err)
 		}
 	}
@@ -329,7 +329,7 @@ func TestSnapshotPeers(t *testing.T) {
 	if len(list) != 1 || len(list[0].Peers) == 0 || !bytes.Contains(list[0].Peers, []byte("addr-a")) || bytes.Contains(list[0].Peers, []byte("addr-b")) {
 		t.Fatalf("peers %q", list[0].Peers)
 	}
-	if _, err := s.Create(raft.SnapshotVersionMax+1, 10, 1, testConfig, 9, nil); err == nil {
+	if _, err := s.Create(raft.SnapshotVersionMax+1, 10, 1, testConfig, 9, nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatal("unsupported version accepted")
 	}
 }

@@ -60,6 +60,14 @@ var (
 	// ErrForeignJournal reports a directory holding a spool journal that
 	// this package did not create (another adapter's, say).
 	ErrForeignJournal = fmt.Errorf("hashicorp: %w: not a raftadapter/hashicorp store", journal.ErrForeign)
+	// ErrInvalidArgument reports an argument or option out of its
+	// documented range: a StableStore key of the wrong length, a nil
+	// log, a negative retain count, an unsupported snapshot version, a
+	// write to a closed snapshot sink.
+	ErrInvalidArgument = errors.New("hashicorp: invalid argument")
+	// ErrNotUint64 reports a GetUint64 of a key that holds a value other
+	// than the 8 bytes SetUint64 stores.
+	ErrNotUint64 = errors.New("hashicorp: stable value is not a uint64")
 )
 
 // Options configure Open. The zero value (or nil) is the production
@@ -131,7 +139,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		o.SnapshotRetain = DefaultSnapshotRetain
 	}
 	if o.SnapshotRetain < 0 {
-		return nil, fmt.Errorf("hashicorp: SnapshotRetain %d < 0", o.SnapshotRetain)
+		return nil, fmt.Errorf("%w: SnapshotRetain %d < 0", ErrInvalidArgument, o.SnapshotRetain)
 	}
 	j, err := journal.Open(dir, &journal.Options{
 		FS:           o.FS,
@@ -289,7 +297,7 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 	}
 	for i, l := range logs {
 		if l == nil {
-			return fmt.Errorf("hashicorp: StoreLogs: nil log at position %d", i)
+			return fmt.Errorf("%w: StoreLogs: nil log at position %d", ErrInvalidArgument, i)
 		}
 		if i > 0 && l.Index != logs[i-1].Index+1 {
 			return fmt.Errorf("%w: index %d follows %d in one batch", ErrNonMonotonic, l.Index, logs[i-1].Index)
@@ -472,14 +480,14 @@ func (s *Store) GetUint64(key []byte) (uint64, error) {
 		return 0, err
 	}
 	if len(v) != 8 {
-		return 0, fmt.Errorf("hashicorp: GetUint64(%q): value of %d bytes is not a uint64", key, len(v))
+		return 0, fmt.Errorf("%w: GetUint64(%q): value of %d bytes", ErrNotUint64, key, len(v))
 	}
 	return binary.LittleEndian.Uint64(v), nil
 }
 
 func stableKey(key []byte) (string, error) {
 	if len(key) == 0 || len(key) > MaxStableKeySize {
-		return "", fmt.Errorf("hashicorp: stable key length %d not in [1, %d]", len(key), MaxStableKeySize)
+		return "", fmt.Errorf("%w: stable key length %d not in [1, %d]", ErrInvalidArgument, len(key), MaxStableKeySize)
 	}
 	return keyStablePrefix + string(key), nil
 }

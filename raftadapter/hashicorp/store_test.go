@@ -421,7 +421,7 @@ func TestStable(t *testing.T) {
 		if got, err := s.Get([]byte("empty")); err != nil || got == nil || len(got) != 0 {
 			t.Fatalf("Get(empty) = %#v, %v; want empty non-nil", got, err)
 		}
-		if _, err := s.GetUint64([]byte("test")); err == nil {
+		if _, err := s.GetUint64([]byte("test")); !errors.Is(err, ErrNotUint64) {
 			t.Fatalf("GetUint64 of a 3-byte value: no error")
 		}
 	}
@@ -451,10 +451,10 @@ func TestStableRaftSemantics(t *testing.T) {
 
 func TestStableLimits(t *testing.T) {
 	s := testStore(t)
-	if err := s.Set(nil, []byte("x")); err == nil {
+	if err := s.Set(nil, []byte("x")); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatal("empty key accepted")
 	}
-	if err := s.Set(bytes.Repeat([]byte("k"), MaxStableKeySize+1), []byte("x")); err == nil {
+	if err := s.Set(bytes.Repeat([]byte("k"), MaxStableKeySize+1), []byte("x")); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatal("long key accepted")
 	}
 	if err := s.Set(bytes.Repeat([]byte("k"), MaxStableKeySize), []byte("x")); err != nil {
@@ -930,4 +930,26 @@ func FuzzDecodeEntry(f *testing.F) {
 			t.Fatalf("round trip: %v, commit %d != %d", err, commit2, commit)
 		}
 	})
+}
+
+// TestInvalidArguments: arguments outside their documented range return
+// errors wrapping ErrInvalidArgument, and change nothing.
+func TestInvalidArguments(t *testing.T) {
+	if _, err := Open(t.TempDir(), &Options{SnapshotRetain: -1}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("Open with SnapshotRetain -1: %v", err)
+	}
+	if _, err := NewSnapshotStore(t.TempDir(), 0, nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("NewSnapshotStore with retain 0: %v", err)
+	}
+	s := testStore(t)
+	if err := s.StoreLogs([]*raft.Log{testLog(1, "a"), nil}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("StoreLogs with a nil log: %v", err)
+	}
+	if err := s.StoreLogs([]*raft.Log{testLog(0, "a")}); !errors.Is(err, ErrNonMonotonic) {
+		t.Errorf("StoreLogs of index 0: %v", err)
+	}
+	if _, err := s.Get(make([]byte, MaxStableKeySize+1)); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("Get of a long key: %v", err)
+	}
+	checkRange(t, s, 0, 0)
 }
