@@ -59,6 +59,26 @@ var exhaustiveWorkloads = []struct {
 		{kind: stAppend, sizes: []int{100}},
 		{kind: stSync},
 	}},
+	{"head truncation past a spanning entry", SyncEach, []step{
+		{kind: stAppend, sizes: []int{150000}}, // four segments
+		{kind: stAppend, sizes: []int{300}},
+		{kind: stTruncFront, frac: 0.6}, // drops the segments of entry 1
+		{kind: stAppend, sizes: []int{300}},
+	}},
+	{"unsynced tail truncation", PageCache, []step{
+		{kind: stAppend, sizes: []int{500}},
+		{kind: stAppend, sizes: []int{600}},
+		{kind: stAppend, sizes: []int{700}},
+		{kind: stTruncBack, frac: 0.5}, // keeps entries never synced
+		{kind: stAppend, sizes: []int{800}},
+	}},
+	{"spanning tail behind the first index", PageCache, []step{
+		{kind: stAppend, sizes: []int{100}},
+		{kind: stAppend, sizes: []int{120000}},
+		{kind: stTruncFront, frac: 0.9},
+		{kind: stAppend, sizes: []int{100}},
+		{kind: stSync},
+	}},
 }
 
 func strp(s string) *string { return &s }
