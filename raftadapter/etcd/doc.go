@@ -203,7 +203,10 @@
 //
 // Storage methods return raft.ErrCompacted, raft.ErrUnavailable,
 // raft.ErrSnapOutOfDate and raft.ErrSnapshotTemporarilyUnavailable
-// unwrapped, since raft compares them with ==. Other errors wrap the
+// unwrapped, since raft compares them with ==. Raft panics on any other
+// error from a raft.Storage method (MemoryStorage has none): here they come
+// only from damage (a stored entry or snapshot file that does not verify)
+// or a failed disk, which a node cannot work around. Other errors wrap the
 // journal's sentinels: journal.ErrCorrupt for a stored entry, meta record
 // or snapshot file that does not decode or verify, journal.ErrVersion for
 // one written by a newer format, journal.ErrFailed, journal.ErrClosed and
