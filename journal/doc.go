@@ -96,4 +96,14 @@
 // the mapped pages: their bytes are valid until Release, the end of the
 // Read callback, or the iterator's next step. Build with -tags spooldebug to
 // have use after release panic with the place of release.
+//
+// # Crash testing
+//
+// The crash tests (crash_*_test.go) run the journal on internal/crashfs, a
+// simulated disk whose unsynced pages, sectors and directory operations a
+// crash keeps or loses. Long runs: SPOOL_CRASH_IMAGES (random crash images,
+// default 2000), SPOOL_CRASH_TORN_IMAGES (images with tearing sectors,
+// default 300), SPOOL_CRASH_STALE_CYCLES (truncate/re-append cycles,
+// default 100). SPOOL_CRASH_SEED=N replays one sweep seed and
+// SPOOL_CRASH_TRACE=1 logs its steps and disk operations.
 package journal

@@ -259,7 +259,9 @@ func (j *Journal) SetMeta(key string, value []byte) error {
 
 // UpdateMeta applies updates atomically: after a crash either all or none of
 // them are visible. With durable false the write is not synced (it becomes
-// durable with the next meta write that is, or may be lost in a crash).
+// durable with the next meta write that is, or may be lost in a crash); a
+// write after a lazy one syncs it first, so that the two slots never both
+// hold unsynced states.
 func (j *Journal) UpdateMeta(durable bool, updates ...MetaUpdate) error {
 	if err := j.checkWritable(); err != nil {
 		return err
