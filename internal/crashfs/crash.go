@@ -56,6 +56,7 @@ type Snapshot struct {
 	dirs     []string
 	units    []Unit
 	ops      int64
+	err      error // a working image could not be read: Image fails
 }
 
 // UnitKind is the kind of an unsynced change.
@@ -84,6 +85,7 @@ type Unit struct {
 	ino int // the inode a SizeUnit or PageUnit belongs to
 }
 
+// String describes the unit for failure messages.
 func (u Unit) String() string {
 	switch u.Kind {
 	case PageUnit:
@@ -125,8 +127,8 @@ func (f *FS) freezeLocked() {
 			continue
 		}
 		work := make([]byte, ino.size)
-		if err := readFull(ino, work, 0); err != nil {
-			panic(fmt.Sprintf("crashfs: snapshot of inode %d: %v", ino.id, err))
+		if err := readFull(ino, work, 0); err != nil && s.err == nil {
+			s.err = fmt.Errorf("crashfs: snapshot of %s: %w", pathOf[ino], err)
 		}
 		lost := make(map[int64][]byte, len(ino.lost))
 		for p, b := range ino.lost {
@@ -304,6 +306,9 @@ func (d *random) Land(Unit) bool { return d.rng.IntN(2) == 0 }
 // order; garbage sectors hold bytes derived from the unit and sector
 // numbers, so an image is a pure function of the snapshot and d.
 func (s *Snapshot) Image(d Decider) (*FS, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
 	landed := make([]bool, len(s.units))
 	fates := make([][]Sector, len(s.units))
 	for _, u := range s.units {

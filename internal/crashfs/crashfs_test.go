@@ -422,3 +422,56 @@ func TestErrorsAndMisuse(t *testing.T) {
 		t.Fatalf("read after close: %v", err)
 	}
 }
+
+func TestRandomTornTearsOnlyChangedSectors(t *testing.T) {
+	f := newFS(t)
+	old := bytes.Repeat([]byte{1}, 64*PageSize)
+	h := mustCreate(t, f, "/d/x", old, true)
+	// Rewrite every other sector; the rest keep their bytes.
+	b := bytes.Clone(old)
+	for s := 0; s < len(b); s += 2 * SectorSize {
+		for i := s; i < s+SectorSize; i++ {
+			b[i] = 2
+		}
+	}
+	h.WriteAt(b, 0)
+	snap := f.Crash()
+	sawGarbage := false
+	for seed := uint64(0); seed < 8; seed++ {
+		got := readAll(t, image(t, snap, RandomTorn(seed)), "/d/x")
+		for s := 0; s < len(got); s += SectorSize {
+			sec := got[s : s+SectorSize]
+			isOld, isNew := bytes.Equal(sec, old[s:s+SectorSize]), bytes.Equal(sec, b[s:s+SectorSize])
+			if !isOld && !isNew {
+				if (s/SectorSize)%2 == 1 {
+					t.Fatalf("seed %d: sector %d, never rewritten, tore", seed, s/SectorSize)
+				}
+				sawGarbage = true
+			}
+		}
+		// Random never tears.
+		got = readAll(t, image(t, snap, Random(seed)), "/d/x")
+		for s := 0; s < len(got); s += SectorSize {
+			if !bytes.Equal(got[s:s+SectorSize], old[s:s+SectorSize]) && !bytes.Equal(got[s:s+SectorSize], b[s:s+SectorSize]) {
+				t.Fatalf("Random tore sector %d", s/SectorSize)
+			}
+		}
+	}
+	if !sawGarbage {
+		t.Fatal("RandomTorn never tore a sector in 8 images of 64 pages")
+	}
+}
+
+func TestInvalidArguments(t *testing.T) {
+	f := newFS(t)
+	h, _ := f.Create("/d/x")
+	if _, err := h.WriteAt([]byte("a"), -1); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("negative write offset: %v", err)
+	}
+	if _, err := h.ReadAt(make([]byte, 1), -1); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("negative read offset: %v", err)
+	}
+	if _, err := h.Map(1, 10, true); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("unaligned map: %v", err)
+	}
+}

@@ -33,6 +33,7 @@ const (
 	Misdirect
 )
 
+// String names the fault kind.
 func (k FaultKind) String() string {
 	switch k {
 	case SyncEIO:

@@ -1,10 +1,8 @@
 package crashfs
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"sync"
 	"sync/atomic"
 
 	"github.com/spoolhq/spool/mmapio"
@@ -21,6 +19,7 @@ type file struct {
 
 var _ mmapio.File = (*file)(nil)
 
+// Name implements mmapio.File.
 func (h *file) Name() string { return h.name }
 
 func (h *file) check(op string) error {
@@ -57,7 +56,7 @@ func (h *file) ReadAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	if off < 0 {
-		return 0, fmt.Errorf("crashfs: read %s at negative offset %d", h.name, off)
+		return 0, fmt.Errorf("%w: read %s at negative offset %d", ErrInvalid, h.name, off)
 	}
 	h.fs.mu.Lock()
 	defer h.fs.mu.Unlock()
@@ -98,10 +97,10 @@ func (h *file) WriteAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	if !h.writable {
-		return 0, fmt.Errorf("crashfs: write %s: opened read-only", h.name)
+		return 0, fmt.Errorf("%w: write %s: opened read-only", ErrInvalid, h.name)
 	}
 	if off < 0 {
-		return 0, fmt.Errorf("crashfs: write %s at negative offset %d", h.name, off)
+		return 0, fmt.Errorf("%w: write %s at negative offset %d", ErrInvalid, h.name, off)
 	}
 	f := h.fs
 	f.mu.Lock()
@@ -195,185 +194,6 @@ func (h *file) Sync() error {
 	}
 	if int64(len(h.ino.dur)) > h.ino.size {
 		h.ino.dur = h.ino.dur[:h.ino.size]
-	}
-	return nil
-}
-
-// persistLocked copies working bytes [from, to) into the durable image,
-// page by page, applying an armed sync fault. The caller holds f.mu.
-func (f *FS) persistLocked(ino *inode, name string, from, to int64) error {
-	to = min(to, ino.size)
-	if to <= from {
-		return nil
-	}
-	work := make([]byte, to-from)
-	if err := readFull(ino, work, from); err != nil {
-		return err
-	}
-	if fl := f.match(SyncEIO, name); fl != nil {
-		// fsyncgate: the kernel drops the dirty state of the pages it
-		// failed to write, so a later sync does not retry them.
-		for p := from &^ (PageSize - 1); p < to; p += PageSize {
-			lo, hi := max(p, from), min(p+PageSize, to)
-			if lo == p && hi == p+PageSize && !bytes.Equal(work[lo-from:hi-from], durPage(ino, p)) {
-				ino.lost[p] = bytes.Clone(work[lo-from : hi-from])
-			}
-		}
-		return injected("sync", name, errEIO)
-	}
-	if int64(len(ino.dur)) < to {
-		ino.dur = append(ino.dur, make([]byte, to-int64(len(ino.dur)))...)
-	}
-	misdirect := f.match(Misdirect, name)
-	var stray []byte // the misdirected sector, written last
-	var strayAt int64
-	for p := from &^ (PageSize - 1); p < to; p += PageSize {
-		lo, hi := max(p, from), min(p+PageSize, to)
-		w := work[lo-from : hi-from]
-		if lost, ok := ino.lost[p]; ok {
-			if lo == p && hi == p+PageSize && bytes.Equal(lost, w) {
-				continue // still clean in the kernel's eyes: not written
-			}
-			delete(ino.lost, p)
-		}
-		if misdirect != nil && stray == nil {
-			if s, ok := firstChangedSector(ino.dur[lo:hi], w); ok {
-				// The sector lands Shift bytes away; its own place
-				// keeps the old bytes.
-				sec := lo + s
-				target := sec + misdirect.Shift
-				if target < 0 || target+SectorSize > int64(len(ino.dur)) {
-					target = sec - misdirect.Shift
-				}
-				if target >= 0 && target+SectorSize <= int64(len(ino.dur)) {
-					old := bytes.Clone(ino.dur[sec : sec+SectorSize])
-					copy(ino.dur[lo:hi], w)
-					copy(ino.dur[sec:sec+SectorSize], old)
-					stray, strayAt = work[sec-from:sec-from+SectorSize], target
-					continue
-				}
-			}
-		}
-		copy(ino.dur[lo:hi], w)
-	}
-	if stray != nil {
-		copy(ino.dur[strayAt:], stray)
-	} else if misdirect != nil {
-		misdirect.fired = false // nothing to misdirect: stay armed
-	}
-	return nil
-}
-
-// durPage returns the durable bytes of the page at p, zero-padded.
-func durPage(ino *inode, p int64) []byte {
-	out := make([]byte, PageSize)
-	if p < int64(len(ino.dur)) {
-		copy(out, ino.dur[p:])
-	}
-	return out
-}
-
-// firstChangedSector returns the offset within old of the first whole
-// sector whose new bytes differ.
-func firstChangedSector(old, new []byte) (int64, bool) {
-	for s := 0; s+SectorSize <= len(new) && s+SectorSize <= len(old); s += SectorSize {
-		if !bytes.Equal(old[s:s+SectorSize], new[s:s+SectorSize]) {
-			return int64(s), true
-		}
-	}
-	return 0, false
-}
-
-// Map implements mmapio.File. The mapping is of the working image itself;
-// the file can grow under it without moving it, and cannot shrink under it.
-func (h *file) Map(off int64, length int, writable bool) (mmapio.Mapping, error) {
-	if err := h.check("map"); err != nil {
-		return nil, err
-	}
-	page := int64(mmapio.PageSize())
-	if off%page != 0 || off < 0 || length <= 0 {
-		return nil, fmt.Errorf("crashfs: map %s [%d,+%d): offset not page-aligned or empty", h.name, off, length)
-	}
-	if writable && !h.writable {
-		return nil, fmt.Errorf("crashfs: map %s writable: opened read-only", h.name)
-	}
-	f := h.fs
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if off+int64(length) > h.ino.size {
-		return nil, fmt.Errorf("crashfs: map %s [%d,+%d): past end of file (%d bytes)", h.name, off, length, h.ino.size)
-	}
-	b, err := mapShared(h.ino.back, off, length, writable)
-	if err != nil {
-		return nil, fmt.Errorf("crashfs: mmap %s: %w", h.name, err)
-	}
-	h.ino.maps++
-	return &mapping{fs: f, ino: h.ino, name: h.name, off: off, b: b}, nil
-}
-
-// mapping is a shared mapping of an inode's working image.
-type mapping struct {
-	fs   *FS
-	ino  *inode
-	name string
-	off  int64
-	mu   sync.Mutex // guards b against Unmap racing Sync
-	b    []byte
-}
-
-func (m *mapping) Bytes() []byte { return m.b }
-
-// pages widens [off, off+n) of the mapping to page boundaries.
-func (m *mapping) pages(off, n int) (int, int, error) {
-	if m.b == nil {
-		return 0, 0, mmapio.ErrClosed
-	}
-	if off < 0 || n < 0 || off+n > len(m.b) {
-		return 0, 0, fmt.Errorf("crashfs: range [%d,+%d) outside mapping of %d bytes", off, n, len(m.b))
-	}
-	page := mmapio.PageSize()
-	return off &^ (page - 1), min(len(m.b), (off+n+page-1)&^(page-1)), nil
-}
-
-// Sync implements mmapio.Mapping (msync MS_SYNC of the enclosing pages).
-func (m *mapping) Sync(off, n int) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	lo, hi, err := m.pages(off, n)
-	if err != nil || hi <= lo {
-		return err
-	}
-	f := m.fs
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.begin("msync", fmt.Sprintf("%s [%d,%d)", m.name, m.off+int64(lo), m.off+int64(hi))); err != nil {
-		return err
-	}
-	return f.persistLocked(m.ino, m.name, m.off+int64(lo), m.off+int64(hi))
-}
-
-// Advise implements mmapio.Mapping; hints are checked and ignored.
-func (m *mapping) Advise(off, n int, advice mmapio.Advice) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	_, _, err := m.pages(off, n)
-	return err
-}
-
-// Unmap implements mmapio.Mapping.
-func (m *mapping) Unmap() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.b == nil {
-		return mmapio.ErrClosed
-	}
-	err := unmap(m.b)
-	m.b = nil
-	m.fs.mu.Lock()
-	m.ino.maps--
-	m.fs.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("crashfs: munmap %s: %w", m.name, err)
 	}
 	return nil
 }

@@ -25,6 +25,9 @@ var (
 	// ErrNoSpace reports a write or allocation past SetCapacity; the
 	// error also wraps syscall.ENOSPC.
 	ErrNoSpace = errors.New("crashfs: no space")
+	// ErrInvalid reports an invalid argument: a negative offset, an
+	// unaligned or out-of-range mapping or sync range.
+	ErrInvalid = errors.New("crashfs: invalid argument")
 )
 
 // Persistence granularity: a crash decides the fate of each unsynced page,
