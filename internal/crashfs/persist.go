@@ -86,4 +86,3 @@ func firstChangedSector(old, new []byte) (int64, bool) {
 	}
 	return 0, false
 }
-
