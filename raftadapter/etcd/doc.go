@@ -133,7 +133,8 @@
 // MessageWriter writes raftpb.Messages as length-prefixed frames whose bytes
 // are exactly proto.Marshal's; the framing is encoded into a reused buffer
 // and entry and snapshot payloads go to the kernel by reference, in one
-// writev per call, so no payload byte is copied in user space. MessageReader
+// vectored write per call (a writev per 1024 pieces), so no payload byte
+// is copied in user space. MessageReader
 // (or UnmarshalMessage) decodes frames for Node.Step with Data aliasing the
 // frame's buffer, in a constant number of allocations whatever the number
 // of entries. On the receiving side each payload byte is copied in user

@@ -104,7 +104,7 @@ func ExampleMessageWriter() {
 	out, _ := st.Entries(1, 4, math.MaxUint64)
 	m := &pb.Message{Type: pb.MsgApp.Enum(), From: new(uint64(1)), To: new(uint64(2)), Term: new(uint64(1)),
 		Index: new(uint64(0)), LogTerm: new(uint64(0)), Commit: new(uint64(3)), Entries: out}
-	var conn bytes.Buffer // a net.Conn in real use: one writev per message
+	var conn bytes.Buffer // a net.Conn in real use: a vectored write (writev) per message
 	w := etcd.NewMessageWriter(&conn, st)
 	if err := w.WriteMessage(m); err != nil { // releases the pins
 		log.Fatal(err)

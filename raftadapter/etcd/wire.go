@@ -317,7 +317,9 @@ func MarshalMessage(dst []byte, m *pb.Message) []byte {
 
 // MessageWriter writes messages to a stream as frames — a uvarint length,
 // then the message's protobuf encoding, byte for byte what proto.Marshal
-// produces — with one vectored write per call: the framing bytes (tags,
+// produces — with one vectored write per call (writev; the runtime issues
+// one system call per 1024 pieces, so a message of more than about 500
+// entries takes several): the framing bytes (tags,
 // lengths, scalar fields) are encoded into a reused buffer, and entry and
 // snapshot payloads are handed to the kernel where they lie — for
 // zero-copy entries, in the journal's mapped pages. No payload byte is
@@ -363,7 +365,8 @@ func (mw *MessageWriter) WriteMessage(m *pb.Message) error {
 	return err
 }
 
-// WriteMessages writes one frame per message in a single vectored write,
+// WriteMessages writes one frame per message in a single vectored write
+// (see MessageWriter),
 // then releases the messages' zero-copy entries.
 func (mw *MessageWriter) WriteMessages(ms []*pb.Message) error {
 	if mw.s != nil {
