@@ -15,8 +15,10 @@
 // # Files
 //
 //	DIR/LOCK, DIR/META, DIR/*.seg   the spool journal (package journal):
-//	                                the log, and the StableStore keys in
-//	                                the journal's crash-safe meta store
+//	                                the log, and in the journal's
+//	                                crash-safe meta store the key "hc/v"
+//	                                (this store's format version, a
+//	                                uvarint, 1) and the StableStore keys
 //	DIR/snapshots/<id>.snap         published snapshots
 //	DIR/snapshots/<id>.snap.tmp     a snapshot being written (removed at Open)
 //	DIR/snapshots/<id>.snap.corrupt a snapshot found corrupt, set aside
@@ -49,9 +51,12 @@
 //
 // StoreLogs streams every entry of the call through a stream.Writer
 // straight into the journal's mapped pages (the header, then Extensions and
-// Data copied once, from raft's slices into the mapping), as one atomic
-// journal batch, and then waits for one sync covering the whole batch:
-// StoreLogs is durable when it returns. The sync happens outside the
+// Data copied once, from raft's slices into the mapping), as one journal
+// batch (readers see all of it at once, or none), and then waits for one
+// sync covering the whole batch: StoreLogs is durable when it returns. A
+// crash before it returns may leave a prefix of the batch, as for any
+// unacknowledged write; the log after recovery is always a contiguous
+// prefix of what was written. The sync happens outside the
 // Store's write lock, so a compaction from raft's snapshot goroutine is not
 // held up by it. Options.NoSync skips the wait (tests and benchmarks only).
 //
@@ -90,8 +95,9 @@
 // # Commit tracking
 //
 // StageCommitIndex only remembers the index; the next StoreLogs records it
-// in the header of every entry it writes, so it is persisted atomically
-// with them and never on its own, as raft.CommitTrackingLogStore requires.
+// in the header of every entry it writes, so it is persisted with them and
+// never on its own, as raft.CommitTrackingLogStore requires: whichever
+// entries of the batch survive a crash carry it, and it is lost with them.
 // GetCommitIndex reads it from the last entry, capped at LastIndex.
 //
 // # Snapshot file format, version 1

@@ -284,9 +284,12 @@ func (s *Store) StoreLog(log *raft.Log) error {
 // indexes continuing the log (LastIndex()+1 onwards); on an empty log
 // (new, or emptied by DeleteRange) any first index is accepted, and the log
 // restarts there. Each entry is streamed into the journal's mapped pages
-// with no intermediate buffer; the batch is appended atomically (after a
-// crash, all or none of it) and made durable with one sync before
-// StoreLogs returns (unless Options.NoSync). A commit index staged with
+// with no intermediate buffer, in one journal batch that readers see all
+// at once, and made durable with one sync before StoreLogs returns (unless
+// Options.NoSync). A crash before StoreLogs returns may leave a prefix of
+// the batch (none, some or all of it; never a gap): those entries were not
+// acknowledged, and raft treats them as any unacknowledged entry, keeping
+// or overwriting them by log matching. A commit index staged with
 // StageCommitIndex is recorded in every entry of the batch.
 func (s *Store) StoreLogs(logs []*raft.Log) error {
 	if len(logs) == 0 {
@@ -387,8 +390,8 @@ func minU(a, b uint64) uint64 {
 }
 
 // StageCommitIndex implements raft.CommitTrackingLogStore: idx is recorded
-// in the entries of the next StoreLogs call, so it becomes durable
-// atomically with them and never separately. It does no I/O.
+// in every entry of the next StoreLogs call, so it becomes durable with
+// them and never separately. It does no I/O.
 func (s *Store) StageCommitIndex(idx uint64) error {
 	s.staged.Store(idx)
 	return nil

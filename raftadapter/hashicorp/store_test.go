@@ -953,3 +953,29 @@ func TestInvalidArguments(t *testing.T) {
 	}
 	checkRange(t, s, 0, 0)
 }
+
+// TestStoreLogsAtomic: a batch with an entry over Options.MaxEntrySize
+// fails with journal.ErrTooLarge and stores none of its entries, even
+// those before the large one; the store stays usable.
+func TestStoreLogsAtomic(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, &Options{SegmentSize: smallSegments, MaxEntrySize: 4096})
+	if err := s.StoreLogs(makeLogs(1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	batch := makeLogs(11, 5)
+	batch[3].Data = make([]byte, 5000)
+	if err := s.StoreLogs(batch); !errors.Is(err, journal.ErrTooLarge) {
+		t.Fatalf("StoreLogs with an oversized entry: %v, want journal.ErrTooLarge", err)
+	}
+	checkRange(t, s, 1, 10)
+	if err := s.StoreLogs(makeLogs(11, 5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, &Options{SegmentSize: smallSegments, MaxEntrySize: 4096})
+	checkRange(t, s, 1, 15)
+	checkLogs(t, s, makeLogs(1, 15))
+}
