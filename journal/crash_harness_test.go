@@ -165,6 +165,10 @@ type crashRun struct {
 	// crash, and its error kept in stepErr.
 	allow   func(error) bool
 	stepErr error
+	// marks holds the durable watermark after each step that moved it,
+	// since the last truncation lowered it: marks[len-2] is what the
+	// sync round before the last one made durable.
+	marks []uint64
 }
 
 func newCrashRun(t testing.TB, name string, policy SyncPolicy) *crashRun {
@@ -372,6 +376,12 @@ func (r *crashRun) do(s step) bool {
 	}
 	if d := r.j.Durable(); d > o.durable && d <= o.last() {
 		o.durable = d // the watermark is a promise too
+	}
+	switch {
+	case o.durable < pre.durable:
+		r.marks = []uint64{o.durable}
+	case o.durable > pre.durable:
+		r.marks = append(r.marks, o.durable)
 	}
 	r.logf("step %v: ok, log [%d,%d] durable %d", s, o.first, o.last(), o.durable)
 	return true

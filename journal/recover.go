@@ -369,7 +369,7 @@ func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
 		return bad(faultError(path, -1, s.first, fault))
 	}
 	s.scanned = true
-	if ckptOK && c.count > s.count.Load() {
+	if ckptOK && (c.count > s.count.Load() || c.end > s.writeOff) {
 		// The scan stopped inside a prefix a sync made durable: this
 		// is damage to acknowledged entries, not a torn tail.
 		return bad(corruptf(path, s.writeOff, s.first+uint64(s.count.Load()),
@@ -392,6 +392,25 @@ func (j *Journal) settleScanned(segs []*segment) ([]*segment, error) {
 	for i := 0; i+1 < len(segs); i++ {
 		if !segs[i].scanned || chainOK(segs[i], segs[i+1]) && !brokenContinuation(segs[i]) {
 			continue
+		}
+		// A later segment with a checkpoint was synced by a round that
+		// had made every earlier seal durable first: this segment's
+		// missing trailer or short scan is damage, not a lost seal, and
+		// the entries it would trim were acknowledged.
+		for _, t := range segs[i+1:] {
+			var c checkpoint
+			var ok bool
+			if fault := mmapio.Guard(func() error {
+				c, ok = decodeCheckpoint(t.data[ckptOff:], t.salt)
+				return nil
+			}); fault != nil {
+				return segs, faultError(t.path, ckptOff, t.first, fault)
+			}
+			if ok {
+				p := segs[i]
+				return segs, corruptf(p.path, p.writeOff, p.first+uint64(p.count.Load()),
+					"segment has no valid trailer and its data ends here, but the later segment %s holds a durable checkpoint (%d entries): acknowledged data is damaged", filepath.Base(t.path), c.count)
+			}
 		}
 		for _, t := range segs[i+1:] {
 			if err := j.fs.Remove(t.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
