@@ -58,8 +58,10 @@ func Example() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		for r.State() != raft.Leader {
-			time.Sleep(time.Millisecond)
+		for deadline := time.Now().Add(10 * time.Second); r.State() != raft.Leader; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				log.Fatal("no leader")
+			}
 		}
 		if err := r.Apply([]byte(fmt.Sprintf("command of run %d", run)), time.Second).Error(); err != nil {
 			log.Fatal(err)
