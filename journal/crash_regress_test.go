@@ -85,6 +85,7 @@ var sweepRegressions = []struct {
 	{1393, "a TruncateFront whose unlinks landed out of order broke the chain check: recovery failed"},
 	{2368, "recovery cut an open tail at an uncounted entry using a slot never written"},
 	{2880, "a lazy meta write of a previous instance was overwritten by the next instance's first write"},
+	{7828, "recovery cut an open tail lying wholly below the first index, writing a cut record past the segment's data"},
 }
 
 func TestCrashRegressSeeds(t *testing.T) {

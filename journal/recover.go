@@ -166,7 +166,11 @@ func (j *Journal) recover() error {
 			return fail(corruptf(segs[0].path, 0, first, "meta says the log starts at %d but the first segment starts at %d", first, segs[0].first))
 		}
 	}
-	if last < first-1 {
+	// below: every entry the segments hold, an incomplete one included,
+	// lies below the first index (a TruncateFront whose unlinks did not
+	// land); dropBelowLocked removes them, and there is nothing to cut.
+	below := last < first-1
+	if below {
 		last = first - 1
 	}
 	j.first.Store(first)
@@ -174,7 +178,7 @@ func (j *Journal) recover() error {
 
 	// A tail that needs cutting: an incomplete spanning entry, or a cut
 	// record whose trailer rewrite may not have landed.
-	if n := len(segs); n > 0 && segs[n-1].open {
+	if n := len(segs); n > 0 && segs[n-1].open && !below {
 		if err := j.truncateBackLocked(last); err != nil {
 			return err
 		}
