@@ -200,7 +200,7 @@ func replayHint(name string) string {
 	if seed, ok := strings.CutPrefix(name, "seed "); ok {
 		return "SPOOL_CRASH_SEED=" + seed + " SPOOL_CRASH_TRACE=1 go test -race -run 'TestCrashSweep' ./journal/"
 	}
-	return "go test -race -run 'TestCrashExhaustive' ./journal/ (" + name + ")"
+	return "go test -race -run 'TestCrash' ./journal/ (deterministic case: " + name + ")"
 }
 
 func (r *crashRun) options(fs *crashfs.FS) *Options {
