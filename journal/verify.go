@@ -235,7 +235,7 @@ type verifier struct {
 // stop records a failure that Open would report and ends verification; an
 // error that is no journal damage (I/O) is returned instead.
 func (v *verifier) stop(err error) error {
-	if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrForeign) && !errors.Is(err, ErrVersion) {
+	if !isDamage(err) {
 		return err
 	}
 	v.corrupt(err)
@@ -411,6 +411,24 @@ func (v *verifier) settle(segs []*segment) ([]*segment, error) {
 		if !segs[i].scanned || chainOK(segs[i], segs[i+1]) && !broken {
 			continue
 		}
+		// A later segment with a checkpoint was synced by a round that
+		// had made every earlier seal durable first: then this is
+		// damage to acknowledged entries, not a lost seal.
+		for _, t := range segs[i+1:] {
+			var c checkpoint
+			var ok bool
+			if fault := mmapio.Guard(func() error {
+				c, ok = decodeCheckpoint(t.data[ckptOff:], t.salt)
+				return nil
+			}); fault != nil {
+				return segs, faultError(t.path, ckptOff, t.first, fault)
+			}
+			if ok {
+				p := segs[i]
+				return segs, corruptf(p.path, p.writeOff, p.first+uint64(p.count.Load()),
+					"segment has no valid trailer and its data ends here, but the later segment %s holds a durable checkpoint (%d entries): acknowledged data is damaged", filepath.Base(t.path), c.count)
+			}
+		}
 		d := segs[i+1]
 		v.torn(d.path, -1, d.base, "does not continue %s where its scan stopped (entry %d): recovery removes it and %d later segments",
 			filepath.Base(segs[i].path), segs[i].first+uint64(segs[i].count.Load()), len(segs)-i-2)
@@ -479,7 +497,9 @@ func (v *verifier) bound(st metaState, segs []*segment) error {
 	}
 	j.first.Store(first)
 	j.last.Store(last)
-	v.readAll(first, last)
+	if err := v.readAll(first, last); err != nil {
+		return err
+	}
 	for _, s := range segs[keep:] {
 		v.recordLoaded(s)
 	}
@@ -524,8 +544,9 @@ var zeroPage [4096]byte
 
 // readAll reads every entry of [first, last] as Get does, verifying every
 // chunk's header and payload, and releases each segment's mapping once the
-// entries starting in it are done.
-func (v *verifier) readAll(first, last uint64) {
+// entries starting in it are done. It stops at an error that is not
+// damage (a failed read of the device), which it returns.
+func (v *verifier) readAll(first, last uint64) error {
 	j, rep := v.j, v.rep
 	ss := j.segs.Load()
 	done := 0 // segments before ss.segs[done] have been released
@@ -540,6 +561,9 @@ func (v *verifier) readAll(first, last uint64) {
 			v.unload(ss.segs[done])
 		}
 		if err := s.ensure(); err != nil {
+			if !isDamage(err) {
+				return err
+			}
 			// Every entry starting in it fails the same way.
 			v.rep.Segments[v.segs[s]].State = SegmentDamaged
 			n := uint64(1)
@@ -564,18 +588,27 @@ func (v *verifier) readAll(first, last uint64) {
 			}
 		}
 		s.tryPin() // the set holds a reference: this cannot fail
-		if err := view.openAt(j, s, off, idx); err != nil {
-			v.badEntry(err)
-			continue
+		err := view.openAt(j, s, off, idx)
+		if err == nil {
+			err = v.drain(&view)
+			view.unpinAll()
 		}
-		err := v.drain(&view)
-		view.unpinAll()
 		if err != nil {
+			if !isDamage(err) {
+				return err
+			}
 			v.badEntry(err)
 			continue
 		}
 		rep.PayloadBytes += view.size
 	}
+	return nil
+}
+
+// isDamage reports an error that Open or a read returns for the journal's
+// content, as opposed to a failure to read it.
+func isDamage(err error) bool {
+	return errors.Is(err, ErrCorrupt) || errors.Is(err, ErrForeign) || errors.Is(err, ErrVersion)
 }
 
 // drain verifies the continuation chunks of a spanning entry.
