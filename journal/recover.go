@@ -71,25 +71,7 @@ func (j *Journal) recover() error {
 	j.meta = &metaStore{fs: j.fs, path: metaPath, dir: j.dir, file: mf, state: st, lazy: true}
 	j.id = st.journalID
 
-	// Garbage from truncations that crashed before their unlinks landed.
-	var live, garbage []segFile
-	for _, f := range files {
-		stale := f.id < st.minSegID ||
-			(st.cut.segID != 0 && f.id > st.cut.segID && f.id < st.nextSegID)
-		if stale {
-			garbage = append(garbage, f)
-		} else {
-			live = append(live, f)
-		}
-	}
-	// Segments wholly below the first index (their successor's first
-	// entry is at or below it) are what a TruncateFront left when its
-	// unlinks did not all land. A later one gone while an earlier one
-	// stayed would break the chain checks below, so they go now.
-	for len(live) > 1 && live[1].first <= st.first {
-		garbage = append(garbage, live[0])
-		live = live[1:]
-	}
+	live, garbage := partitionFiles(files, st)
 	j.nextSegID = max(st.nextSegID, st.minSegID, st.idHigh, 1)
 	if len(files) > 0 {
 		j.nextSegID = max(j.nextSegID, files[len(files)-1].id+1)
@@ -393,40 +375,21 @@ func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
 // Appends after a crash go to a new segment, so nothing past a recovered
 // end can ever be revalidated by a later append lining up with it.
 func (j *Journal) settleScanned(segs []*segment) ([]*segment, error) {
-	for i := 0; i+1 < len(segs); i++ {
-		if !segs[i].scanned || chainOK(segs[i], segs[i+1]) && !brokenContinuation(segs[i]) {
-			continue
-		}
-		// A later segment with a checkpoint was synced by a round that
-		// had made every earlier seal durable first: this segment's
-		// missing trailer or short scan is damage, not a lost seal, and
-		// the entries it would trim were acknowledged.
-		for _, t := range segs[i+1:] {
-			var c checkpoint
-			var ok bool
-			if fault := mmapio.Guard(func() error {
-				c, ok = decodeCheckpoint(t.data[ckptOff:], t.salt)
-				return nil
-			}); fault != nil {
-				return segs, faultError(t.path, ckptOff, t.first, fault)
-			}
-			if ok {
-				p := segs[i]
-				return segs, corruptf(p.path, p.writeOff, p.first+uint64(p.count.Load()),
-					"segment has no valid trailer and its data ends here, but the later segment %s holds a durable checkpoint (%d entries): acknowledged data is damaged", filepath.Base(t.path), c.count)
-			}
-		}
-		for _, t := range segs[i+1:] {
+	keep, err := logBreak(segs)
+	if err != nil {
+		return segs, err
+	}
+	if keep < len(segs) {
+		for _, t := range segs[keep:] {
 			if err := j.fs.Remove(t.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return segs, fmt.Errorf("journal: remove unacknowledged segment: %w", err)
 			}
 			t.unpin()
 		}
-		segs = segs[:i+1]
+		segs = segs[:keep]
 		if err := j.fs.SyncDir(j.dir); err != nil {
 			return segs, fmt.Errorf("journal: sync dir %s: %w", j.dir, err)
 		}
-		break
 	}
 	for _, s := range segs {
 		if s.scanned {
@@ -437,6 +400,62 @@ func (j *Journal) settleScanned(segs []*segment) ([]*segment, error) {
 		}
 	}
 	return segs, checkChain(segs)
+}
+
+// partitionFiles splits the segment files of the directory, sorted by ID,
+// into the live ones and garbage. Garbage is left by truncations that
+// crashed before their unlinks landed, and by a TruncateFront whose
+// unlinks did not all land: segments wholly below the first index (their
+// successor's first entry is at or below it), which go before the chain
+// checks because a later one gone while an earlier one stayed would break
+// them. Recovery removes the garbage; Verify reports it.
+func partitionFiles(files []segFile, st metaState) (live, garbage []segFile) {
+	for _, f := range files {
+		stale := f.id < st.minSegID ||
+			(st.cut.segID != 0 && f.id > st.cut.segID && f.id < st.nextSegID)
+		if stale {
+			garbage = append(garbage, f)
+		} else {
+			live = append(live, f)
+		}
+	}
+	for len(live) > 1 && live[1].first <= st.first {
+		garbage = append(garbage, live[0])
+		live = live[1:]
+	}
+	return live, garbage
+}
+
+// logBreak returns how many of the loaded tail segments the log keeps: it
+// ends after the first scanned segment that its successor does not
+// continue, or whose opening continuation is broken. It returns an error
+// when such a break is damage rather than a lost seal: a later segment
+// holds a checkpoint, so a sync round made every earlier seal durable, and
+// the entries a trim would drop were acknowledged. Recovery removes the
+// segments past the break; Verify reports them as a torn tail.
+func logBreak(segs []*segment) (int, error) {
+	for i := 0; i+1 < len(segs); i++ {
+		if !segs[i].scanned || chainOK(segs[i], segs[i+1]) && !brokenContinuation(segs[i]) {
+			continue
+		}
+		for _, t := range segs[i+1:] {
+			var c checkpoint
+			var ok bool
+			if fault := mmapio.Guard(func() error {
+				c, ok = decodeCheckpoint(t.data[ckptOff:], t.salt)
+				return nil
+			}); fault != nil {
+				return 0, faultError(t.path, ckptOff, t.first, fault)
+			}
+			if ok {
+				p := segs[i]
+				return 0, corruptf(p.path, p.writeOff, p.first+uint64(p.count.Load()),
+					"segment has no valid trailer and its data ends here, but the later segment %s holds a durable checkpoint (%d entries): acknowledged data is damaged", filepath.Base(t.path), c.count)
+			}
+		}
+		return i + 1, nil
+	}
+	return len(segs), nil
 }
 
 // isIOError reports a read that failed for another reason than the end

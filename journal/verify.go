@@ -328,29 +328,19 @@ func (v *verifier) run() error {
 // layOut builds and loads the segment set as recover does.
 func (v *verifier) layOut(st metaState) error {
 	j, rep := v.j, v.rep
-	var liveFiles []int // indexes into v.files
+	liveFiles, garbage := partitionFiles(v.files, st)
+	index := make(map[string]int, len(v.files)) // file name -> rep.Segments
 	for i, f := range v.files {
-		stale := f.id < st.minSegID ||
-			(st.cut.segID != 0 && f.id > st.cut.segID && f.id < st.nextSegID)
-		if stale {
-			rep.Segments[i].State = SegmentStale
-			v.note("%s: stale segment from an earlier truncation, recovery removes it", f.name)
-			continue
-		}
-		liveFiles = append(liveFiles, i)
+		index[f.name] = i
 	}
-	// Segments wholly below the first index (their successor's first
-	// entry is at or below it): a TruncateFront's unlinks that did not
-	// all land. Recovery removes them before the chain checks.
-	for len(liveFiles) > 1 && v.files[liveFiles[1]].first <= st.first {
-		rep.Segments[liveFiles[0]].State = SegmentStale
-		v.note("%s: wholly below the first index %d, recovery removes it", v.files[liveFiles[0]].name, st.first)
-		liveFiles = liveFiles[1:]
+	for _, f := range garbage {
+		rep.Segments[index[f.name]].State = SegmentStale
+		v.note("%s: left by an earlier truncation, recovery removes it", f.name)
 	}
 	var live []*segment
 	v.segs = map[*segment]int{}
-	for _, i := range liveFiles {
-		f := v.files[i]
+	for _, f := range liveFiles {
+		i := index[f.name]
 		s := &segment{j: j, id: f.id, first: f.first, path: filepath.Join(j.dir, f.name)}
 		s.refs.Store(1)
 		j.liveSegments.Add(1)
@@ -404,41 +394,20 @@ func (v *verifier) layOut(st metaState) error {
 // settle is settleScanned without its writes: the log ends at the first
 // scanned segment that its successor does not continue.
 func (v *verifier) settle(segs []*segment) ([]*segment, error) {
-	for i := 0; i+1 < len(segs); i++ {
-		// A scanned segment whose opening continuation did not verify
-		// ends the log whatever follows (recover's brokenContinuation).
-		broken := segs[i].cont && segs[i].open && segs[i].writeOff == dataStart
-		if !segs[i].scanned || chainOK(segs[i], segs[i+1]) && !broken {
-			continue
-		}
-		// A later segment with a checkpoint was synced by a round that
-		// had made every earlier seal durable first: then this is
-		// damage to acknowledged entries, not a lost seal.
-		for _, t := range segs[i+1:] {
-			var c checkpoint
-			var ok bool
-			if fault := mmapio.Guard(func() error {
-				c, ok = decodeCheckpoint(t.data[ckptOff:], t.salt)
-				return nil
-			}); fault != nil {
-				return segs, faultError(t.path, ckptOff, t.first, fault)
-			}
-			if ok {
-				p := segs[i]
-				return segs, corruptf(p.path, p.writeOff, p.first+uint64(p.count.Load()),
-					"segment has no valid trailer and its data ends here, but the later segment %s holds a durable checkpoint (%d entries): acknowledged data is damaged", filepath.Base(t.path), c.count)
-			}
-		}
-		d := segs[i+1]
+	keep, err := logBreak(segs)
+	if err != nil {
+		return segs, err
+	}
+	if keep < len(segs) {
+		p, d := segs[keep-1], segs[keep]
 		v.torn(d.path, -1, d.base, "does not continue %s where its scan stopped (entry %d): recovery removes it and %d later segments",
-			filepath.Base(segs[i].path), segs[i].first+uint64(segs[i].count.Load()), len(segs)-i-2)
-		for _, t := range segs[i+1:] {
+			filepath.Base(p.path), p.first+uint64(p.count.Load()), len(segs)-keep-1)
+		for _, t := range segs[keep:] {
 			v.rep.Segments[v.segs[t]].State = SegmentDropped
 			t.unpin()
 		}
-		segs = segs[:i+1]
+		segs = segs[:keep]
 		v.j.segs.Store(&segmentSet{segs: segs})
-		break
 	}
 	return segs, checkChain(segs)
 }
