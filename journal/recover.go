@@ -133,27 +133,9 @@ func (j *Journal) recover() error {
 	}
 	j.segs.Store(&segmentSet{segs: segs})
 
-	// Index bounds.
-	first := st.first
-	last := first - 1
-	if n := len(segs); n > 0 {
-		tail := segs[n-1]
-		last = tail.first + uint64(tail.count.Load()) - 1
-		if tail.open {
-			// Its last entry continues into a segment that does not
-			// exist: an incomplete, unacknowledged entry.
-			last--
-		}
-		if segs[0].first > first && last >= segs[0].first {
-			return fail(corruptf(segs[0].path, 0, first, "meta says the log starts at %d but the first segment starts at %d", first, segs[0].first))
-		}
-	}
-	// below: every entry the segments hold, an incomplete one included,
-	// lies below the first index (a TruncateFront whose unlinks did not
-	// land); dropBelowLocked removes them, and there is nothing to cut.
-	below := last < first-1
-	if below {
-		last = first - 1
+	first, last, below, err := logBounds(st, segs)
+	if err != nil {
+		return fail(err)
 	}
 	j.first.Store(first)
 	j.last.Store(last)
@@ -400,6 +382,33 @@ func (j *Journal) settleScanned(segs []*segment) ([]*segment, error) {
 		}
 	}
 	return segs, checkChain(segs)
+}
+
+// logBounds returns the index range of the log that the settled segments
+// and the meta state describe. below reports that every entry the segments
+// hold, an incomplete one included, lies below the first index (a
+// TruncateFront whose unlinks did not land): dropBelowLocked removes them,
+// and there is nothing to cut.
+func logBounds(st metaState, segs []*segment) (first, last uint64, below bool, err error) {
+	first = st.first
+	last = first - 1
+	if n := len(segs); n > 0 {
+		tail := segs[n-1]
+		last = tail.first + uint64(tail.count.Load()) - 1
+		if tail.open {
+			// Its last entry continues into a segment that does not
+			// exist: an incomplete, unacknowledged entry.
+			last--
+		}
+		if segs[0].first > first && last >= segs[0].first {
+			return 0, 0, false, corruptf(segs[0].path, 0, first, "meta says the log starts at %d but the first segment starts at %d", first, segs[0].first)
+		}
+	}
+	below = last < first-1
+	if below {
+		last = first - 1
+	}
+	return first, last, below, nil
 }
 
 // partitionFiles splits the segment files of the directory, sorted by ID,

@@ -415,23 +415,12 @@ func (v *verifier) settle(segs []*segment) ([]*segment, error) {
 // bound sets the index range as recover does and reads every entry.
 func (v *verifier) bound(st metaState, segs []*segment) error {
 	j, rep := v.j, v.rep
-	first := st.first
-	last := first - 1
-	var tail *segment
-	if n := len(segs); n > 0 {
-		tail = segs[n-1]
-		last = tail.first + uint64(tail.count.Load()) - 1
-		if tail.open {
-			last--
-		}
-		if segs[0].first > first && last >= segs[0].first {
-			return v.stop(corruptf(segs[0].path, 0, first, "meta says the log starts at %d but the first segment starts at %d", first, segs[0].first))
-		}
+	first, last, below, err := logBounds(st, segs)
+	if err != nil {
+		return v.stop(err)
 	}
-	if last < first-1 {
-		last = first - 1
-	}
-	if tail != nil && tail.open {
+	if n := len(segs); n > 0 && segs[n-1].open && !below {
+		tail := segs[n-1]
 		// Recovery cuts the incomplete spanning entry; the cut needs the
 		// slot of the segment it starts in.
 		c := j.segs.Load().find(last + 1)
@@ -441,7 +430,10 @@ func (v *verifier) bound(st metaState, segs []*segment) error {
 				rep.Segments[v.segs[c]].State = SegmentDamaged
 				return v.stop(err)
 			}
-			off = v.slotOf(c, uint32(last+1-c.first))
+			off = c.writeOff // entry last+1 is not counted in c: it ends c's data
+			if i := uint32(last + 1 - c.first); i < c.count.Load() {
+				off = v.slotOf(c, i)
+			}
 		}
 		v.torn(tail.path, off, last+1, "entry %d continues past the last segment: recovery cuts it", last+1)
 	}
