@@ -104,28 +104,8 @@ func (j *Journal) recover() error {
 			p.count.Store(uint32(f.first - p.first))
 		}
 	}
-	for i := len(segs) - 1; i >= 0; i-- {
-		s := segs[i]
-		if err := j.loadSegment(s, i == len(segs)-1, st); err != nil {
-			return fail(err)
-		}
-		s.loaded.Store(true)
-		if i == len(segs)-1 && j.cleanPending {
-			break // a clean Close synced every seal before it
-		}
-		if s.sealed && i < len(segs)-1 && !s.scanned {
-			break
-		}
-	}
-	if st.cut.segID != 0 {
-		for _, s := range segs {
-			if s.id == st.cut.segID && !s.loaded.Load() {
-				if err := j.loadSegment(s, false, st); err != nil {
-					return fail(err)
-				}
-				s.loaded.Store(true)
-			}
-		}
+	if _, err := j.loadTail(segs, st); err != nil {
+		return fail(err)
 	}
 	segs, err = j.settleScanned(segs)
 	if err != nil {
@@ -382,6 +362,38 @@ func (j *Journal) settleScanned(segs []*segment) ([]*segment, error) {
 		}
 	}
 	return segs, checkChain(segs)
+}
+
+// loadTail loads the segments Open needs at once: the last one and, going
+// back, every one until a segment with a durable trailer (seals are synced
+// in order, so all earlier ones have theirs; after a clean Close the last
+// segment alone), plus the segment a cut record names. On error it returns
+// the segment that failed to load.
+func (j *Journal) loadTail(segs []*segment, st metaState) (*segment, error) {
+	for i := len(segs) - 1; i >= 0; i-- {
+		s := segs[i]
+		if err := j.loadSegment(s, i == len(segs)-1, st); err != nil {
+			return s, err
+		}
+		s.loaded.Store(true)
+		if i == len(segs)-1 && j.cleanPending {
+			break // a clean Close synced every seal before it
+		}
+		if s.sealed && i < len(segs)-1 && !s.scanned {
+			break
+		}
+	}
+	if st.cut.segID != 0 {
+		for _, s := range segs {
+			if s.id == st.cut.segID && !s.loaded.Load() {
+				if err := j.loadSegment(s, false, st); err != nil {
+					return s, err
+				}
+				s.loaded.Store(true)
+			}
+		}
+	}
+	return nil, nil
 }
 
 // logBounds returns the index range of the log that the settled segments

@@ -356,32 +356,16 @@ func (v *verifier) layOut(st metaState) error {
 		}
 	}
 	j.segs.Store(&segmentSet{segs: live}) // released by releaseAll
-	for i := len(live) - 1; i >= 0; i-- {
-		s := live[i]
-		if err := j.loadSegment(s, i == len(live)-1, st); err != nil {
-			rep.Segments[v.segs[s]].State = SegmentDamaged
-			return v.stop(err)
-		}
-		s.loaded.Store(true)
-		v.record(s, true)
-		if i == len(live)-1 && j.cleanPending {
-			break
-		}
-		if s.sealed && i < len(live)-1 && !s.scanned {
-			break
+	if failed, err := j.loadTail(live, st); err != nil {
+		rep.Segments[v.segs[failed]].State = SegmentDamaged
+		return v.stop(err)
+	}
+	for _, s := range live {
+		if s.loaded.Load() {
+			v.record(s, true)
 		}
 	}
 	if st.cut.segID != 0 {
-		for _, s := range live {
-			if s.id == st.cut.segID && !s.loaded.Load() {
-				if err := j.loadSegment(s, false, st); err != nil {
-					rep.Segments[v.segs[s]].State = SegmentDamaged
-					return v.stop(err)
-				}
-				s.loaded.Store(true)
-				v.record(s, true)
-			}
-		}
 		v.note("meta records a cut of segment %016x at offset %d: recovery re-applies it", st.cut.segID, st.cut.dataEnd)
 	}
 	segs, err := v.settle(live)
