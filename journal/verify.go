@@ -274,8 +274,9 @@ func (v *verifier) note(format string, args ...any) {
 	v.rep.Notes = append(v.rep.Notes, fmt.Sprintf(format, args...))
 }
 
-// run mirrors Journal.recover step by step, deciding what it would do
-// instead of doing it, then reads every entry as a caller would.
+// run walks Journal.recover's steps with the same decision functions
+// (partitionFiles, loadTail, logBreak, logBounds), reporting what recovery
+// would do instead of doing it, then reads every entry as a caller would.
 func (v *verifier) run() error {
 	dir, rep := v.j.dir, v.rep
 	names, err := v.vfs.List(dir)
