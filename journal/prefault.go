@@ -21,6 +21,29 @@ const (
 	prefaultStep  = 512 << 10 // advise in steps of this size
 )
 
+// prefaultHead is how much of a new segment is faulted in before its first
+// append, and prefaultSlots how much of its slot array (at the segment's
+// end). Without a head start the writer begins by faulting pages itself,
+// and while both fault pages of the same file the prefaulter runs at a
+// third of its speed (1.5 GB/s instead of 5 on the CI VM, measured) and
+// never gets ahead again.
+const (
+	prefaultHead  = 2 << 20
+	prefaultSlots = 64 << 10
+)
+
+// prefaultHeadStart faults in the head and the first slots of a new
+// segment, synchronously (about 0.4 ms for 2 MiB), before it takes appends.
+func prefaultHeadStart(s *segment) {
+	end := s.trailerOff()
+	head := min(int64(prefaultHead), end)
+	_ = s.mm.Advise(0, int(head), mmapio.AdviseWillWrite)
+	s.faultedTo.Store(head)
+	if slots := end - prefaultSlots; slots > head {
+		_ = s.mm.Advise(int(slots), int(s.size-slots), mmapio.AdviseWillWrite)
+	}
+}
+
 // prefaultRequest asks the prefaulter to fault in s up to to. The request
 // holds a pin on s, dropped by the prefaulter.
 type prefaultRequest struct {

@@ -91,6 +91,7 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 		return abort(fmt.Errorf("journal: map %s: %w", path, err))
 	}
 	s.mm, s.data = mm, mm.Bytes()
+	prefaultHeadStart(s)
 	j.nextSegID = id + 1
 	old := j.segs.Load()
 	segs := make([]*segment, len(old.segs), len(old.segs)+1)
