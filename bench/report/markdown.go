@@ -38,7 +38,8 @@ func Markdown(w io.Writer, res *harness.Results, sum *Summary, outcomes []Outcom
 		fig := fmt.Sprintf("`%s` %s", o.Workload, metricLabel(res.Scale, o.Workload, o.Target.Metric))
 		ref := describeRef(o.Target, res.Scale)
 		if o.Reference != nil && o.Target.Ref != Absolute {
-			ref += " = " + num(*o.Reference)
+			// The reference's own median; "must be" is Factor times it.
+			ref += ", of " + num(*o.Reference)
 		} else if o.Target.Ref != Absolute {
 			ref += " (no result)"
 		}
