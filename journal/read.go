@@ -3,7 +3,6 @@ package journal
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"runtime/debug"
 
 	"github.com/spoolhq/spool/mmapio"
@@ -462,13 +461,11 @@ func recoverFault(err *error, path string, off *int64, idx uint64, old bool) {
 	if r == nil {
 		return
 	}
-	if re, ok := r.(runtime.Error); ok {
-		if a, ok := r.(interface{ Addr() uintptr }); ok {
-			*err = faultError(path, *off, idx, fmt.Errorf("%w at address %#x: %v", mmapio.ErrFault, a.Addr(), re))
-			return
-		}
+	fault := mmapio.FaultOf(r)
+	if fault == nil {
+		panic(r)
 	}
-	panic(r)
+	*err = faultError(path, *off, idx, fault)
 }
 
 // faultError reports a memory fault while reading a segment's mapping.

@@ -28,14 +28,27 @@ func Guard(fn func() error) (err error) {
 	defer func() {
 		debug.SetPanicOnFault(old)
 		if r := recover(); r != nil {
-			if re, ok := r.(runtime.Error); ok {
-				if a, ok := r.(interface{ Addr() uintptr }); ok {
-					err = fmt.Errorf("%w at address %#x: %v", ErrFault, a.Addr(), re)
-					return
-				}
+			if err = FaultOf(r); err == nil {
+				panic(r)
 			}
-			panic(r)
 		}
 	}()
 	return fn()
+}
+
+// FaultOf returns an error wrapping ErrFault, with the faulting address,
+// when r (a value returned by recover) is a memory fault raised under
+// debug.SetPanicOnFault, and nil otherwise. It is for guarded regions that
+// defer their own recovery instead of paying Guard's closure call on a hot
+// path; such a region must re-panic when FaultOf returns nil.
+func FaultOf(r any) error {
+	re, ok := r.(runtime.Error)
+	if !ok {
+		return nil
+	}
+	a, ok := r.(interface{ Addr() uintptr })
+	if !ok {
+		return nil
+	}
+	return fmt.Errorf("%w at address %#x: %v", ErrFault, a.Addr(), re)
 }

@@ -138,3 +138,24 @@ func TestListRenameRemoveSyncDir(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFaultOf classifies recovered values: only a memory fault raised under
+// SetPanicOnFault is one.
+func TestFaultOf(t *testing.T) {
+	var idx []int
+	for _, r := range []any{"boom", errors.New("plain error"), nil} {
+		if err := mmapio.FaultOf(r); err != nil {
+			t.Errorf("FaultOf(%v) = %v, want nil", r, err)
+		}
+	}
+	// A runtime error that carries no address (index out of range) is not
+	// a fault either.
+	func() {
+		defer func() {
+			if err := mmapio.FaultOf(recover()); err != nil {
+				t.Errorf("FaultOf(index out of range) = %v, want nil", err)
+			}
+		}()
+		_ = idx[len(idx)+1]
+	}()
+}
