@@ -204,10 +204,10 @@ type chunkHeader struct {
 
 func (c *chunkHeader) encode(b []byte, salt uint64) {
 	_ = b[chunkHeaderSize-1]
-	binary.LittleEndian.PutUint32(b[8:], c.length)
-	b[12] = c.kind
-	b[13] = c.flags
-	binary.LittleEndian.PutUint16(b[14:], 0)
+	// Bytes [8:16) are stored as one word: the check below reads them back
+	// as one, and a load spanning several smaller stores cannot be
+	// store-forwarded (a stall on every append).
+	binary.LittleEndian.PutUint64(b[8:], uint64(c.length)|uint64(c.kind)<<32|uint64(c.flags)<<40)
 	binary.LittleEndian.PutUint64(b[16:], c.index)
 	binary.LittleEndian.PutUint64(b[24:], c.sum)
 	// The check is stored last: on a machine that stores in order, a

@@ -42,7 +42,11 @@ func NewWriter(sink Sink, first []byte) *Writer {
 // Reset discards the Writer's state and makes it write into first, then into
 // the windows sink supplies.
 func (w *Writer) Reset(sink Sink, first []byte) {
-	*w = Writer{buf: first, sink: sink}
+	// Field by field, not *w = Writer{...}: the compiler builds a composite
+	// literal on the stack with 8-byte stores and copies it with 16-byte
+	// loads, which cannot be store-forwarded and stall every append.
+	w.buf, w.n, w.base = first, 0, 0
+	w.sink, w.err = sink, nil
 }
 
 // Err returns the first error the Writer met, or nil.
