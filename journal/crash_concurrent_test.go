@@ -38,7 +38,7 @@ func runConcurrentCrash(t *testing.T, seed uint64) (uint64, uint64, uint64) {
 	policy := []SyncPolicy{SyncEach, GroupCommit, PageCache}[seed%3]
 	fs := crashfs.New()
 	defer fs.Close()
-	opts := &Options{FS: fs, SegmentSize: testSegSize, Sync: policy}
+	opts := &Options{FS: fs, SegmentSize: testSegSize, Sync: policy, spare: spareInline}
 	j, err := Open(crashDir, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -173,7 +173,7 @@ type crashRun struct {
 
 func newCrashRun(t testing.TB, name string, policy SyncPolicy) *crashRun {
 	r := &crashRun{t: t, name: name, o: newCrashOracle(), verb: os.Getenv("SPOOL_CRASH_TRACE") != ""}
-	r.opts = Options{SegmentSize: testSegSize, Sync: policy, MaxEntrySize: 1 << 20}
+	r.opts = Options{SegmentSize: testSegSize, Sync: policy, MaxEntrySize: 1 << 20, spare: spareInline}
 	r.fs = crashfs.New()
 	r.fs.SetTrace(r.verb)
 	return r

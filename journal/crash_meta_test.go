@@ -21,7 +21,7 @@ func TestCrashMetaSectors(t *testing.T) {
 		t.Run(fmt.Sprintf("slot write %d", slot), func(t *testing.T) {
 			fs := crashfs.New()
 			defer fs.Close()
-			j, err := Open(crashDir, &Options{FS: fs, SegmentSize: testSegSize})
+			j, err := Open(crashDir, &Options{FS: fs, SegmentSize: testSegSize, spare: spareInline})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +70,7 @@ func TestCrashMetaSectors(t *testing.T) {
 					t.Fatalf("fates %v (all new %v): %s", fate, allNew, why)
 				}
 				if combo%9 == 0 {
-					j2, err := Open(crashDir, &Options{FS: img, SegmentSize: testSegSize})
+					j2, err := Open(crashDir, &Options{FS: img, SegmentSize: testSegSize, spare: spareInline})
 					if err != nil {
 						t.Fatalf("fates %v: Open: %v", fate, err)
 					}

@@ -13,6 +13,12 @@
 //	DIR/<id>-<first>.seg
 //	                segments, named by their 64-bit ID and the index of the
 //	                first entry that starts in them, both in 16 hex digits
+//	DIR/*.seg.tmp   a segment file being prepared: the next segment under a
+//	                temporary name until a roll writes and syncs its header
+//	                and renames it (a spare, made in the background once the
+//	                active segment is half full), or one whose creation a
+//	                crash interrupted. It never holds an entry; Open removes
+//	                it.
 //
 // # Segment format, version 1
 //

@@ -13,6 +13,7 @@ func (j *Journal) crashClose() {
 		return
 	}
 	j.stopBackground()
+	j.closeSpare(true)
 	j.wakeWaiters()
 	j.mu.Lock()
 	j.releaseAll()

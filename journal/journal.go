@@ -61,10 +61,20 @@ type Journal struct {
 
 	flushWake chan struct{} // GroupCommit: wakes the committer
 	flushStop chan struct{}
-	flushWG   sync.WaitGroup // committer and prefaulter
+	flushWG   sync.WaitGroup // committer, prefaulter and spare maker
 
 	prefaultReq  chan prefaultRequest // one pending request (see prefault.go)
-	prefaultStop chan struct{}
+	prefaultStop chan struct{}        // stops the prefaulter and the spare maker
+
+	spareAsked bool          // writer lock: a spare was asked for since the last roll
+	spareReq   chan struct{} // wakes the spare maker (see spare.go)
+	spareSeq   uint64        // names spares; used by whichever makes them
+
+	sparesDropped atomic.Int64 // spares that could not be made (tests read it)
+
+	spareMu     sync.Mutex // guards the two fields below
+	spare       *spareFile // prepared for the next roll, or nil
+	spareClosed bool       // Close ran: a spare made now is discarded
 
 	viewPool sync.Pool
 }
@@ -102,8 +112,10 @@ func Open(dir string, opts *Options) (*Journal, error) {
 	}
 	j.prefaultReq = make(chan prefaultRequest, 1)
 	j.prefaultStop = make(chan struct{})
-	j.flushWG.Add(1)
+	j.spareReq = make(chan struct{}, 1)
+	j.flushWG.Add(2)
 	go j.prefaulter()
+	go j.spareMaker()
 	if o.Sync == GroupCommit {
 		j.flushWake = make(chan struct{}, 1)
 		j.flushStop = make(chan struct{})
@@ -167,6 +179,7 @@ func (j *Journal) Close() error {
 		return ErrClosed
 	}
 	j.stopBackground()
+	j.closeSpare(false)
 	j.mu.Lock()
 	var err error
 	if j.failed.Load() == nil {
@@ -184,7 +197,7 @@ func (j *Journal) Close() error {
 	return err
 }
 
-// stopBackground stops the committer and the prefaulter.
+// stopBackground stops the committer, the prefaulter and the spare maker.
 func (j *Journal) stopBackground() {
 	if j.flushStop != nil {
 		close(j.flushStop)

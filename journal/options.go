@@ -65,7 +65,22 @@ type Options struct {
 	// NoCreate makes Open fail with ErrNotFound instead of creating a
 	// journal in a missing or empty directory.
 	NoCreate bool
+
+	// spare says where the spare segment file (spare.go) is prepared.
+	// Tests on the crashable FS prepare it on the append path, so that
+	// they see a deterministic sequence of operations; BenchmarkRoll
+	// compares all three.
+	spare spareMode
 }
+
+// spareMode says where the next segment file is prepared.
+type spareMode uint8
+
+const (
+	spareBackground spareMode = iota // by the spare maker (the default)
+	spareInline                      // on the append path, at the half-way append
+	spareOff                         // by the roll itself
+)
 
 func (o *Options) withDefaults() (Options, error) {
 	var opts Options

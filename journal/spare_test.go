@@ -1,0 +1,130 @@
+package journal
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tmpFiles lists the temporary (.tmp) files in dir.
+func tmpFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, de := range des {
+		if strings.HasSuffix(de.Name(), tmpSuffix) {
+			out = append(out, de.Name())
+		}
+	}
+	return out
+}
+
+func spareReady(j *Journal) *spareFile {
+	j.spareMu.Lock()
+	defer j.spareMu.Unlock()
+	return j.spare
+}
+
+// appendUntil appends 1 KiB entries until done reports true.
+func appendUntil(t *testing.T, j *Journal, done func() bool) {
+	t.Helper()
+	for i := 0; !done(); i++ {
+		if i > 100000 {
+			t.Fatal("condition never met")
+		}
+		if _, err := j.AppendBytes(payload(j.LastIndex()+1, 1024)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The spare maker prepares the next segment file once the active one is
+// half full; the roll renames it into place, and Close removes a spare
+// that was never used.
+func TestSpareUsedAtRoll(t *testing.T) {
+	dir := t.TempDir()
+	j := mustOpen(t, dir, &Options{SegmentSize: 1 << 20, Sync: PageCache})
+	// The append after the half-way point asks for the spare.
+	appendUntil(t, j, func() bool { return j.active != nil && j.active.writeOff >= j.active.size/2+4096 })
+	deadline := time.Now().Add(10 * time.Second)
+	var sp *spareFile
+	for sp = spareReady(j); sp == nil; sp = spareReady(j) {
+		if time.Now().After(deadline) {
+			t.Fatal("no spare prepared")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := tmpFiles(t, dir); len(got) != 1 || filepath.Join(dir, got[0]) != sp.path {
+		t.Fatalf("tmp files %v, want the spare %s", got, sp.path)
+	}
+	first := j.active
+	appendUntil(t, j, func() bool { return j.active != first })
+	if j.active.file != sp.file {
+		t.Fatal("the roll did not use the spare")
+	}
+	if got := tmpFiles(t, dir); len(got) != 0 && spareReady(j) == nil {
+		t.Fatalf("tmp files %v after the roll", got)
+	}
+	checkEntries(t, j, 1, j.LastIndex(), func(uint64) int { return 1024 })
+	// Half-fill the new segment so another spare is made, then close.
+	appendUntil(t, j, func() bool { return j.active.writeOff >= j.active.size/2+4096 })
+	for spareReady(j) == nil && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := tmpFiles(t, dir); len(got) != 0 {
+		t.Fatalf("tmp files %v after Close", got)
+	}
+	j = mustOpen(t, dir, &Options{SegmentSize: 1 << 20, Sync: PageCache})
+	defer j.Close()
+	checkEntries(t, j, 1, j.LastIndex(), func(uint64) int { return 1024 })
+}
+
+// A spare left by a crash is reported by Verify as an interrupted creation
+// and removed by Open; nothing acknowledged is affected.
+func TestSpareLeftByCrash(t *testing.T) {
+	dir := t.TempDir()
+	opts := &Options{SegmentSize: 1 << 20, Sync: SyncEach, spare: spareInline}
+	j := mustOpen(t, dir, opts)
+	appendUntil(t, j, func() bool { return spareReady(j) != nil })
+	last := j.LastIndex()
+	j.crashClose()
+	if got := tmpFiles(t, dir); len(got) != 1 {
+		t.Fatalf("tmp files %v after the crash, want the spare", got)
+	}
+	rep, err := Verify(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), "interrupted creation") {
+		t.Fatalf("Verify notes %q do not mention the spare", rep.Notes)
+	}
+	j = mustOpen(t, dir, opts)
+	defer j.Close()
+	if got := tmpFiles(t, dir); len(got) != 0 {
+		t.Fatalf("tmp files %v after recovery", got)
+	}
+	if j.LastIndex() != last {
+		t.Fatalf("last %d after recovery, want %d", j.LastIndex(), last)
+	}
+	checkEntries(t, j, 1, last, func(uint64) int { return 1024 })
+}
+
+// With spares off each roll creates its own file and none is ever made.
+func TestSpareOff(t *testing.T) {
+	dir := t.TempDir()
+	j := mustOpen(t, dir, &Options{SegmentSize: 256 << 10, Sync: PageCache, spare: spareOff})
+	defer j.Close()
+	appendUntil(t, j, func() bool { return len(j.segs.Load().segs) >= 3 })
+	if sp := spareReady(j); sp != nil || len(tmpFiles(t, dir)) != 0 {
+		t.Fatalf("spare %v, tmp files %v with spares off", sp, tmpFiles(t, dir))
+	}
+	checkEntries(t, j, 1, j.LastIndex(), func(uint64) int { return 1024 })
+}
