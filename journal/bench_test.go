@@ -129,14 +129,22 @@ func BenchmarkAppendFloor(b *testing.B) {
 
 // BenchmarkFreshPageFloor is the machine's floor for writing fresh pages of
 // a shared file mapping, which every append into a new segment pays: copy
-// 4 KiB pieces into 64 MiB fallocated files, mapped shared, each range
-// faulted in with MADV_POPULATE_WRITE first (the journal's prefaulter does
-// the same from another goroutine), in one goroutine. On the CI VM making a
+// pieces of 128 B and 4 KiB into 64 MiB fallocated files, mapped shared,
+// each range faulted in with MADV_POPULATE_WRITE first (the journal's
+// prefaulter does the same from another goroutine), and hash each piece
+// with xxh3 as an append does, in one goroutine. On the CI VM making a
 // fresh page writable costs about 1 µs (page allocation, zeroing, block
 // mapping), which caps fresh-page writes near 4 GB/s however the copy is
-// done: BenchmarkAppend/4KiB and BenchmarkMemcpy read against this.
+// done: BenchmarkAppend reads against this as well as against
+// BenchmarkAppendFloor (hot memory) and BenchmarkMemcpy.
 func BenchmarkFreshPageFloor(b *testing.B) {
-	const segSize, piece, step = 64 << 20, 4 << 10, 512 << 10
+	for _, piece := range []int{128, 4 << 10} {
+		b.Run(sizeName(piece), func(b *testing.B) { freshPageFloor(b, piece) })
+	}
+}
+
+func freshPageFloor(b *testing.B, piece int) {
+	const segSize, step = 64 << 20, 512 << 10
 	dir := b.TempDir()
 	p := payload(3, piece)
 	var (
@@ -153,7 +161,7 @@ func BenchmarkFreshPageFloor(b *testing.B) {
 		}
 	}
 	defer closeSeg()
-	b.SetBytes(piece)
+	b.SetBytes(int64(piece))
 	b.ReportAllocs()
 	for b.Loop() {
 		if off+piece > segSize {
@@ -177,6 +185,7 @@ func BenchmarkFreshPageFloor(b *testing.B) {
 			_ = mm.Advise(off, step, mmapio.AdviseWillWrite)
 		}
 		copy(data[off:], p)
+		sink += xxh3.Hash(data[off : off+piece])
 		off += piece
 	}
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // TestMain fails the package if any journal goroutine (committer,
-// prefaulter, sync waiter) outlives the tests: every Close must stop them.
+// prefaulter, spare maker, sync waiter) outlives the tests: every Close must stop them.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
