@@ -479,6 +479,12 @@ func TestCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	newFirst, _ := firstLast(t, lag.store)
+	// The leader counts an InstallSnapshot once the RPC returns to it,
+	// which can be after the follower has restored the snapshot and
+	// converged: wait for the count rather than race it.
+	for deadline := time.Now().Add(10 * time.Second); c.installsTo(lag) == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	// Its log now starts past the gap, or is empty (the snapshot it
 	// installed covered everything the leader had).
 	if c.installsTo(lag) == 0 || restores <= startupRestores || len(snaps) == 0 || snaps[0].Index <= lagLast || (newFirst != 0 && newFirst <= lagLast+1) {
