@@ -107,8 +107,10 @@ func runCrashSeed(t *testing.T, seed uint64) int {
 // TestCrashSweepTornSectors is the sweep on hardware whose sectors can
 // tear (crashfs.RandomTorn: a sector being rewritten may hold garbage).
 // The journal appends into the sector that holds the end of the last
-// durable entry, and rewrites its checkpoint in the sector of the segment
-// header, so a torn sector can destroy acknowledged bytes; on such
+// durable entry, so a torn sector can destroy acknowledged bytes (the
+// checkpoint, which every sync round rewrites, has a sector of its own
+// since format version 2, so a torn rewrite of it loses only the
+// checkpoint, not the segment header); on such
 // hardware the durability promise does not hold (see docs/decisions.md).
 // What must still hold, and is asserted: Open succeeds or reports typed
 // damage (ErrCorrupt, ErrForeign), never panics; the recovered log starts

@@ -20,23 +20,34 @@
 //	                crash interrupted. It never holds an entry; Open removes
 //	                it.
 //
-// # Segment format, version 1
+// # Segment format, version 2
 //
 // A segment is a preallocated file (64 MiB by default), mapped whole. Chunks
 // grow up from offset 4096; the slots of the entries that start in the
 // segment grow down from the trailer; the trailer is written when the
-// segment is sealed.
+// segment is sealed. The header is written once, when the segment is
+// created; the checkpoint, rewritten by sync rounds, has a sector of its own
+// so that a torn rewrite can damage nothing else.
 //
-//	0         64                   4096
-//	+---------+--------------------+---------+---------+-----+---------+-----------+----------+---------+
-//	| header  | zero               | chunk 0 | chunk 1 | ... |  free   | slot n-1..| slot 0   | trailer |
-//	+---------+--------------------+---------+---------+-----+---------+-----------+----------+---------+
-//	                                                                                          size-64   size
+//	0         64       512        544                4096
+//	+---------+--------+----------+-----------------+---------+---------+-----+---------+-----------+----------+---------+
+//	| header  | zero   | checkpt  | zero            | chunk 0 | chunk 1 | ... |  free   | slot n-1..| slot 0   | trailer |
+//	+---------+--------+----------+-----------------+---------+---------+-----+---------+-----------+----------+---------+
+//	                                                                                                          size-64   size
+//
+// Version 1 differs only in where the checkpoint lies: at offset 64, in the
+// header's sector. Open reads both; new segments are written in version 2.
 //
 // Header (64 bytes): magic "SPOOLSEG", u16 version, u16 flags (bit 0: the
 // segment opens with the continuation of entry base), u32 reserved, u64
 // journal ID, u64 segment ID, u64 base index, u64 file size, u64 creation
 // time, u64 xxh3 of the preceding 56 bytes.
+//
+// Checkpoint (32 bytes): u64 data end, u32 entry count, u32 reserved, u64
+// last index, u64 xxh3 of the preceding 24 bytes XOR the segment's salt. It
+// names a prefix of the segment that an earlier sync made durable; a chunk
+// that fails verification below it is reported as corruption, not trimmed
+// as a torn tail.
 //
 // Chunk (32-byte header, payload, padding to 8 bytes):
 //

@@ -8,16 +8,24 @@ import (
 )
 
 // FormatVersion is the on-disk format version this package writes. Open
-// refuses segments and meta files with a newer version (ErrVersion).
-const FormatVersion = 1
+// refuses segments and meta files with a newer version (ErrVersion) and
+// reads every older one.
+//
+// Version 2 moved a segment's checkpoint from offset 64, in the header's
+// sector, to offset 512, a sector of its own: each sync round rewrites the
+// checkpoint, and on a device whose sectors can tear, a torn write of the
+// header's sector made the whole segment unreadable. Nothing else changed;
+// meta files are the same in both versions.
+const FormatVersion = 2
 
 const (
 	segMagic     = "SPOOLSEG"
 	trailerMagic = "SPOOLEND"
 	metaMagic    = "SPOOLMTA"
 
-	headerSize      = 64 // segment header record, at offset 0
-	ckptOff         = 64 // durable checkpoint record, beside the header
+	headerSize      = 64  // segment header record, at offset 0
+	ckptOff         = 512 // durable checkpoint record, in a sector of its own (version 2)
+	ckptOffV1       = 64  // where version 1 segments keep it, beside the header
 	ckptSize        = 32
 	dataStart       = 4096 // first chunk offset: the header owns page 0
 	trailerSize     = 64   // segment trailer, in the last bytes of the file
@@ -267,7 +275,17 @@ func parseHex(s string) (uint64, bool) {
 	return v, true
 }
 
-// A checkpoint lies in the segment's first page, after the header: the end
+// ckptOffFor returns where a segment of the given format version keeps its
+// checkpoint.
+func ckptOffFor(version uint16) int64 {
+	if version == 1 {
+		return ckptOffV1
+	}
+	return ckptOff
+}
+
+// A checkpoint lies in the segment's first page, in the sector after the
+// header's (at ckptOffFor(version) in older segments): the end
 // offset and entry count of a prefix of the segment that an earlier sync
 // made durable. Sync rounds rewrite it one round behind (the round that
 // writes it covers it too), so it never claims more than is durable. During

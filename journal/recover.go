@@ -243,6 +243,7 @@ func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
 		return bad(corruptf(path, size, h.base, "file is %d bytes, header says %d", size, h.size))
 	}
 	s.size, s.base, s.salt = h.size, h.base, segmentSalt(j.id, id)
+	s.ckpt = ckptOffFor(h.version)
 	s.cont = h.flags&segFlagContinues != 0
 	s.first = s.base
 	if s.cont {
@@ -311,7 +312,7 @@ func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
 	var ckptOK bool
 	if fault := mmapio.Guard(func() error {
 		s.scan(setSlot)
-		c, ckptOK = decodeCheckpoint(s.data[ckptOff:], s.salt)
+		c, ckptOK = decodeCheckpoint(s.data[s.ckpt:], s.salt)
 		return nil
 	}); fault != nil {
 		return bad(faultError(path, -1, s.first, fault))
@@ -463,10 +464,10 @@ func logBreak(segs []*segment) (int, error) {
 			var c checkpoint
 			var ok bool
 			if fault := mmapio.Guard(func() error {
-				c, ok = decodeCheckpoint(t.data[ckptOff:], t.salt)
+				c, ok = decodeCheckpoint(t.data[t.ckpt:], t.salt)
 				return nil
 			}); fault != nil {
-				return 0, faultError(t.path, ckptOff, t.first, fault)
+				return 0, faultError(t.path, t.ckpt, t.first, fault)
 			}
 			if ok {
 				p := segs[i]

@@ -27,6 +27,7 @@ type segment struct {
 	base  uint64 // header base index
 	cont  bool   // opens with a continuation of entry base
 	first uint64 // index of the first entry that starts here
+	ckpt  int64  // offset of the checkpoint, by the header's format version
 
 	file mmapio.File
 	mm   mmapio.Mapping

@@ -59,6 +59,7 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 	s.loaded.Store(true)
 	j.liveSegments.Add(1)
 	s.salt = segmentSalt(j.id, id)
+	s.ckpt = ckptOff
 	s.first = base
 	if cont {
 		s.first++

@@ -87,7 +87,7 @@ func (j *Journal) syncRound() error {
 		if s.ckptNext.end > s.ckptWritten {
 			// Record the previous round's durable prefix; this
 			// round's msync carries it.
-			s.ckptNext.encode(s.data[ckptOff:], s.salt)
+			s.ckptNext.encode(s.data[s.ckpt:], s.salt)
 			s.ckptWritten = s.ckptNext.end
 			from = 0
 		}

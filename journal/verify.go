@@ -626,7 +626,7 @@ func (v *verifier) record(s *segment, tail bool) {
 	}
 	if tail && s.data != nil {
 		_ = mmapio.Guard(func() error {
-			if c, ok := decodeCheckpoint(s.data[ckptOff:], s.salt); ok {
+			if c, ok := decodeCheckpoint(s.data[s.ckpt:], s.salt); ok {
 				r.Checkpoint = &Checkpoint{DataEnd: c.end, Entries: c.count, LastIndex: c.last}
 			}
 			return nil
