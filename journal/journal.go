@@ -70,7 +70,8 @@ type Journal struct {
 	spareReq   chan struct{} // wakes the spare maker (see spare.go)
 	spareSeq   uint64        // names spares; used by whichever makes them
 
-	sparesDropped atomic.Int64 // spares that could not be made (tests read it)
+	sparesDropped    atomic.Int64 // spares that could not be made (tests read it)
+	segmentsRecycled atomic.Int64 // cut segments turned into spares (tests read it)
 
 	spareMu     sync.Mutex // guards the two fields below
 	spare       *spareFile // prepared for the next roll, or nil

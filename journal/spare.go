@@ -145,13 +145,54 @@ func (j *Journal) makeSpare() {
 	sp := &spareFile{path: path, file: f, mm: mm, size: size}
 	faultInHead(mm, size)
 	j.spareMu.Lock()
-	if j.spareClosed {
+	if j.spareClosed || j.spare != nil { // closing, or a cut recycled a segment meanwhile
 		j.spareMu.Unlock()
 		sp.discard(j)
 		return
 	}
 	j.spare = sp
 	j.spareMu.Unlock()
+}
+
+// recycleLocked makes segment s, just removed from the set by a cut at the
+// back or a Reset, the spare instead of unlinking it, and reports whether
+// it took s (err says whether the rename failed; s is then released and
+// unlinked). It declines unless spares are on, none is ready, s has the
+// size segments are created with and is mapped, and nothing but the set
+// pins s: the reference count goes from 1 to 0 by compare-and-swap, so no
+// reader can pin s afterwards, and no view of a discarded entry can see its
+// bytes overwritten.
+//
+// Reuse is safe on disk for the reasons a spare is: the roll gives the file
+// a new segment ID, so a new salt, and every chunk, checkpoint and trailer
+// left from its earlier life fails its check; until then the file has a
+// temporary name, which Open removes. Called under the writer lock.
+func (j *Journal) recycleLocked(s *segment) (bool, error) {
+	if j.opts.spare == spareOff || s.size != j.opts.SegmentSize || !s.loaded.Load() || s.mm == nil {
+		return false, nil
+	}
+	j.spareMu.Lock()
+	defer j.spareMu.Unlock()
+	if j.spare != nil || j.spareClosed || !s.refs.CompareAndSwap(1, 0) {
+		return false, nil
+	}
+	// The name is unique: segment IDs are never reused, and the spare
+	// maker's names have no "r".
+	path := filepath.Join(j.dir, fmt.Sprintf("spare-r%d.seg%s", s.id, tmpSuffix))
+	if err := j.fs.Rename(s.path, path); err != nil {
+		s.release()
+		if rerr := j.fs.Remove(s.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			return true, rerr
+		}
+		return true, nil
+	}
+	s.loadMu.Lock()
+	j.spare = &spareFile{path: path, file: s.file, mm: s.mm, size: s.size}
+	s.file, s.mm, s.data = nil, nil, nil
+	s.loadMu.Unlock()
+	j.liveSegments.Add(-1)
+	j.segmentsRecycled.Add(1)
+	return true, nil
 }
 
 // closeSpare unmaps and closes the spare at Close, after the background

@@ -65,23 +65,36 @@ func (j *Journal) dropBelowLocked(first uint64) error {
 	if keepFrom == 0 {
 		return nil
 	}
-	return j.removeSegmentsLocked(ss, 0, keepFrom)
+	return j.removeSegmentsLocked(ss, 0, keepFrom, false)
 }
 
 // removeSegmentsLocked publishes a set without segs[from:to], then unlinks
 // their files and syncs the directory. Each removed segment is unmapped
 // when its last reader lets go.
-func (j *Journal) removeSegmentsLocked(ss *segmentSet, from, to int) error {
+//
+// With recycle set (cuts at the back, Reset) the newest removed segment
+// becomes the spare for the next roll instead, when nothing pins it (see
+// recycleLocked): it was the tail, so its pages are cached, and a roll into
+// it neither allocates fresh pages nor pays for freeing the file's blocks.
+func (j *Journal) removeSegmentsLocked(ss *segmentSet, from, to int, recycle bool) error {
 	segs := make([]*segment, 0, len(ss.segs)-(to-from))
 	segs = append(segs, ss.segs[:from]...)
 	segs = append(segs, ss.segs[to:]...)
 	j.segs.Store(&segmentSet{segs: segs})
 	var firstErr error
-	for _, s := range ss.segs[from:to] {
+	for i, s := range ss.segs[from:to] {
 		if s == j.active {
 			j.active = nil
 		}
 		s.removed = true
+		if recycle && from+i == to-1 {
+			if done, err := j.recycleLocked(s); done {
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
+		}
 		if err := j.fs.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) && firstErr == nil {
 			firstErr = err
 		}
@@ -101,7 +114,10 @@ func (j *Journal) removeSegmentsLocked(ss *segmentSet, from, to int) error {
 // idx+1. The truncation is durable when TruncateBack returns, and no
 // discarded entry can reappear after a crash, even when new entries line
 // up with old frame boundaries: the cut segment is sealed and appends go to
-// a new segment, whose chunks carry a different salt.
+// a new segment, whose chunks carry a different salt. A segment left with
+// no entry by the cut is removed with the later ones, and the newest
+// removed segment is reused as the file of the next new segment (under a
+// new ID, so a new salt) when no reader pins it.
 //
 // Readers holding views of discarded entries keep valid bytes until they
 // release them.
@@ -128,7 +144,24 @@ func (j *Journal) TruncateBack(idx uint64) error {
 // truncateBackLocked cuts the log after entry last, which must be at most
 // LastIndex: the cut lies at the first chunk of entry last+1.
 func (j *Journal) truncateBackLocked(last uint64) error {
-	c := j.segs.Load().find(last + 1)
+	ss := j.segs.Load()
+	c := ss.find(last + 1)
+	if c != nil && c.first == last+1 && !c.cont {
+		// No entry of c survives and c holds no part of an earlier one:
+		// cut at the end of the segment before it, so that c goes with
+		// the later segments (recycled or unlinked) rather than staying
+		// behind as an empty sealed tail. Without this, every cut of a
+		// suffix that had rolled into a new segment left a whole
+		// segment file of nothing until compaction passed it.
+		c = prevSegment(ss, c)
+		if c == nil {
+			return j.cutLocked(last, nil, 0)
+		}
+		if err := c.ensure(); err != nil {
+			return err
+		}
+		return j.cutLocked(last, c, c.writeOff)
+	}
 	var off int64
 	if c != nil {
 		if err := c.ensure(); err != nil {
@@ -192,7 +225,7 @@ func (j *Journal) cutLocked(last uint64, c *segment, off int64) error {
 		if len(ss.segs) == 0 {
 			return nil
 		}
-		return j.removeSegmentsLocked(ss, 0, len(ss.segs))
+		return j.removeSegmentsLocked(ss, 0, len(ss.segs), true)
 	}
 	c.count.Store(count)
 	c.writeOff = off
@@ -203,7 +236,7 @@ func (j *Journal) cutLocked(last uint64, c *segment, off int64) error {
 		j.active = nil
 	}
 	if cutPos+1 < len(ss.segs) {
-		return j.removeSegmentsLocked(ss, cutPos+1, len(ss.segs))
+		return j.removeSegmentsLocked(ss, cutPos+1, len(ss.segs), true)
 	}
 	return nil
 }
@@ -278,5 +311,18 @@ func (j *Journal) resetLocked(next uint64) error {
 	if len(ss.segs) == 0 {
 		return nil
 	}
-	return j.removeSegmentsLocked(ss, 0, len(ss.segs))
+	return j.removeSegmentsLocked(ss, 0, len(ss.segs), true)
+}
+
+// prevSegment returns the segment before s in ss, or nil.
+func prevSegment(ss *segmentSet, s *segment) *segment {
+	for i, t := range ss.segs {
+		if t == s {
+			if i == 0 {
+				return nil
+			}
+			return ss.segs[i-1]
+		}
+	}
+	return nil
 }
