@@ -16,9 +16,11 @@
 //	DIR/*.seg.tmp   a segment file being prepared: the next segment under a
 //	                temporary name until a roll writes and syncs its header
 //	                and renames it (a spare, made in the background once the
-//	                active segment is half full), or one whose creation a
-//	                crash interrupted. It never holds an entry; Open removes
-//	                it.
+//	                active segment is half full, or a segment a cut at the
+//	                back removed, kept for reuse), or one whose creation a
+//	                crash interrupted. It holds no entry of the journal
+//	                (reused files keep old chunks, which fail their checks
+//	                under the new segment's salt); Open removes it.
 //
 // # Segment format, version 2
 //
