@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/spoolhq/spool/mmapio"
 	"github.com/spoolhq/spool/stream"
 	"github.com/zeebo/xxh3"
 )
@@ -36,6 +37,10 @@ type opState struct {
 	// Where the operation's first entry starts, once it has begun.
 	firstSeg *segment
 	firstOff int64
+	// Sync round msyncs started, and whether one was running, when the
+	// operation began: see abortOpLocked.
+	msyncs    uint64
+	msyncBusy bool
 }
 
 // NextWindow implements stream.Sink.
@@ -209,7 +214,8 @@ func (j *Journal) beginOpLocked() error {
 			return err
 		}
 	}
-	j.op = opState{seg: j.active}
+	started := j.roundMsyncsStarted.Load()
+	j.op = opState{seg: j.active, msyncs: started, msyncBusy: j.roundMsyncsDone.Load() != started}
 	if s := j.active; s != nil {
 		j.op.off, j.op.count, j.op.maxOff = s.writeOff, s.count.Load(), s.writeOff
 	}
@@ -236,6 +242,19 @@ func (j *Journal) abortOpLocked() error {
 		s.highOff = max(s.highOff, j.op.maxOff)
 		s.writeOff = j.op.off
 		s.count.Store(j.op.count)
+		if j.op.msyncBusy || j.roundMsyncsStarted.Load() != j.op.msyncs {
+			// A sync round was writing back pages of this segment
+			// while the operation wrote: a page it wrote may have
+			// reached the disk holding complete frames of the
+			// aborted entries, which a crash before the next sync
+			// would revive. Make the zeroes durable first (found by
+			// the crash sweep, seed 2635 of session 10).
+			page := int64(mmapio.PageSize())
+			from := j.op.off &^ (page - 1)
+			if err := s.mm.Sync(int(from), int(j.op.maxOff-from)); err != nil {
+				return j.fail(fmt.Errorf("sync %s after an aborted append [%d,%d): %w", s.path, from, j.op.maxOff, err))
+			}
+		}
 	}
 	return nil
 }

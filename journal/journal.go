@@ -42,6 +42,14 @@ type Journal struct {
 	liveSegments atomic.Int64 // mapped segments, including released-but-pinned
 	appending    atomic.Int32 // SyncEach appenders between entry and publication
 
+	// Sync rounds msync the active segment outside the writer lock, so
+	// an append can write into the last page a round is writing back,
+	// and that page reaches the disk with whatever the append had
+	// written by then. An aborted append checks these to know whether
+	// its zeroing must be synced too (abortOpLocked).
+	roundMsyncsStarted atomic.Uint64
+	roundMsyncsDone    atomic.Uint64
+
 	mu           sync.Mutex // the writer lock: guards the fields below and segment appender state
 	active       *segment   // segment taking appends; nil until the next append creates one
 	nextSegID    uint64

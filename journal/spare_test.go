@@ -234,3 +234,44 @@ func TestTruncateBackKeepsPinnedSegment(t *testing.T) {
 	}
 	v.Release()
 }
+
+// A cut whose first discarded entry starts a segment that also holds the
+// end of the last kept entry (the segment opens with its continuation)
+// keeps that segment: the kept entry's last chunk lives there. At Open the
+// segment is not loaded yet, so whether it opens with a continuation must
+// be read from its header before deciding; a regression test for a
+// version of the empty-segment cut that decided from the unloaded state
+// and cut the kept entry short.
+func TestTruncateBackKeepsContinuationAfterReopen(t *testing.T) {
+	dir := t.TempDir()
+	opts := &Options{SegmentSize: testSegSize, Sync: PageCache, spare: spareInline}
+	j := mustOpen(t, dir, opts)
+	sizes := map[uint64]int{1: 100, 2: 100 << 10} // entry 2 spans into later segments
+	size := func(i uint64) int {
+		if n, ok := sizes[i]; ok {
+			return n
+		}
+		return 3000
+	}
+	for i := uint64(1); i <= 40; i++ {
+		if _, err := j.AppendBytes(payload(i, size(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := j.segs.Load().find(3)
+	if c == nil || c.first != 3 || !c.cont {
+		t.Fatalf("setup: entry 3 should start the segment that ends entry 2")
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j = mustOpen(t, dir, opts)
+	if err := j.TruncateBack(2); err != nil {
+		t.Fatal(err)
+	}
+	checkEntries(t, j, 1, 2, size)
+	j.crashClose()
+	j = mustOpen(t, dir, opts)
+	defer j.Close()
+	checkEntries(t, j, 1, 2, size)
+}

@@ -106,7 +106,10 @@ func (j *Journal) syncRound() error {
 	if s != nil {
 		defer s.unpin()
 		if to > from {
-			if err := s.mm.Sync(int(from), int(to-from)); err != nil {
+			j.roundMsyncsStarted.Add(1)
+			err := s.mm.Sync(int(from), int(to-from))
+			j.roundMsyncsDone.Add(1)
+			if err != nil {
 				return j.fail(fmt.Errorf("sync %s [%d,%d): %w", s.path, from, to, err))
 			}
 		}

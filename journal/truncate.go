@@ -146,6 +146,13 @@ func (j *Journal) TruncateBack(idx uint64) error {
 func (j *Journal) truncateBackLocked(last uint64) error {
 	ss := j.segs.Load()
 	c := ss.find(last + 1)
+	if c != nil {
+		// Loaded first: cont comes from the header (a segment found at
+		// Open is only loaded when first used).
+		if err := c.ensure(); err != nil {
+			return err
+		}
+	}
 	if c != nil && c.first == last+1 && !c.cont {
 		// No entry of c survives and c holds no part of an earlier one:
 		// cut at the end of the segment before it, so that c goes with
@@ -153,20 +160,19 @@ func (j *Journal) truncateBackLocked(last uint64) error {
 		// behind as an empty sealed tail. Without this, every cut of a
 		// suffix that had rolled into a new segment left a whole
 		// segment file of nothing until compaction passed it.
-		c = prevSegment(ss, c)
-		if c == nil {
+		p := prevSegment(ss, c)
+		if p == nil {
 			return j.cutLocked(last, nil, 0)
 		}
-		if err := c.ensure(); err != nil {
+		if err := p.ensure(); err != nil {
 			return err
 		}
-		return j.cutLocked(last, c, c.writeOff)
+		if !p.open { // else c would continue p's last entry: chainOK says c.cont
+			return j.cutLocked(last, p, p.writeOff)
+		}
 	}
 	var off int64
 	if c != nil {
-		if err := c.ensure(); err != nil {
-			return err
-		}
 		if i := uint32(last + 1 - c.first); i < c.count.Load() {
 			off = c.slot(i) // a counted entry: its slot is set
 		} else {
