@@ -99,6 +99,15 @@
 // segment and unlinking later ones; recovery re-applies it, so a crash at
 // any step yields either the old log or the cut one.
 //
+// # Background work
+//
+// An open Journal runs up to three goroutines, all stopped by Close: a
+// prefaulter that faults in the pages just ahead of the writer, a spare
+// maker that prepares the next segment file once the active one is half
+// full, and, under GroupCommit, the committer. None holds the writer lock
+// during I/O; the spare maker never touches a file the journal has
+// published.
+//
 // # Durability
 //
 // Append makes an entry readable and returns its index; Durable() is the
