@@ -32,11 +32,11 @@ const (
 	prefaultSlots = 64 << 10
 )
 
-// faultInHead faults in the head and the first slots of a segment file of
-// the given size before it takes appends, and returns the end of the head.
-// It is slow (4-6 ms on the CI VM: the first faults of a fresh file cost
-// far more than later ones), so a spare file gets it in the background
-// (spare.go); only a roll without a spare pays it on the append path.
+// faultInHead faults in the head (the first prefaultHead bytes) and the
+// first slots of a segment file of the given size before it takes appends.
+// It is slow (1-2 ms on the CI VM even with the read-ahead below), so a
+// spare file gets it in the background (spare.go); only a roll without a
+// spare pays it on the append path.
 //
 // Each range is read ahead (MADV_WILLNEED) before it is faulted in: the
 // first faults of a fresh file otherwise read ahead a little at a time,
@@ -44,7 +44,7 @@ const (
 // slots (at the end of the file, where read-ahead is cut short) from
 // 1.3-1.8 ms to 60 µs. Further on, once read-ahead has ramped up, faulting
 // in alone is faster, so the prefaulter does not do this.
-func faultInHead(mm mmapio.Mapping, size int64) int64 {
+func faultInHead(mm mmapio.Mapping, size int64) {
 	end := size - trailerSize
 	head := min(int64(prefaultHead), end)
 	_ = mm.Advise(0, int(head), mmapio.AdviseWillNeed)
@@ -53,7 +53,6 @@ func faultInHead(mm mmapio.Mapping, size int64) int64 {
 		_ = mm.Advise(int(slots), int(size-slots), mmapio.AdviseWillNeed)
 		_ = mm.Advise(int(slots), int(size-slots), mmapio.AdviseWillWrite)
 	}
-	return head
 }
 
 // prefaultRequest asks the prefaulter to fault in s up to to. The request

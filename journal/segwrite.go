@@ -1,11 +1,8 @@
 package journal
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spoolhq/spool/mmapio"
@@ -32,29 +29,23 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 	// a valid header, whenever a crash strikes.
 	path := filepath.Join(j.dir, segmentName(id, first))
 	tmp := path + tmpSuffix
-	// A spare prepared in the background (spare.go) saves the roll
-	// creating, reserving, mapping and faulting in a file; the steps from
-	// the header on are the same either way.
+	// The file comes prepared (reserved, mapped, head faulted in): by the
+	// spare maker ahead of the roll, or here if no spare is ready.
 	spare := j.takeSpareLocked()
-	var f mmapio.File
-	if spare != nil {
-		f, tmp = spare.file, spare.path
-	} else {
-		var err error
-		f, err = j.fs.Create(tmp)
-		if errors.Is(err, fs.ErrExist) {
-			if rerr := j.fs.Remove(tmp); rerr == nil {
-				f, err = j.fs.Create(tmp)
-			}
-		}
+	if spare == nil {
+		f, err := j.createFile(tmp)
 		if err != nil {
-			return nil, j.fail(fmt.Errorf("create %s: %w", tmp, err))
+			return nil, j.fail(err)
+		}
+		// Not fatal but for a failed sync: nothing was acknowledged into
+		// this segment (a full disk is ErrNoSpace; the journal stays
+		// usable).
+		if spare, err = j.prepareFile(f, tmp, j.opts.SegmentSize); err != nil {
+			return nil, err
 		}
 	}
-	s := &segment{j: j, id: id, path: path, file: f, size: j.opts.SegmentSize, base: base, cont: cont}
-	if spare != nil {
-		s.mm, s.data = spare.mm, spare.mm.Bytes()
-	}
+	f, tmp := spare.file, spare.path
+	s := &segment{j: j, id: id, path: path, file: f, mm: spare.mm, data: spare.mm.Bytes(), size: j.opts.SegmentSize, base: base, cont: cont}
 	s.refs.Store(1)
 	s.loaded.Store(true)
 	j.liveSegments.Add(1)
@@ -75,17 +66,6 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 		}
 		return nil, err
 	}
-	// A spare was reserved and synced when it was made.
-	if spare == nil {
-		if err := f.Allocate(s.size); err != nil {
-			// A full disk lands here, not as a SIGBUS later. The journal
-			// stays usable: nothing was acknowledged into this segment.
-			if errors.Is(err, syscall.ENOSPC) {
-				return abort(fmt.Errorf("%w: %d bytes for %s: %w", ErrNoSpace, s.size, path, err))
-			}
-			return abort(fmt.Errorf("journal: reserve %d bytes for %s: %w", s.size, path, err))
-		}
-	}
 	h := segHeader{version: FormatVersion, journalID: j.id, segID: id, base: base, size: s.size, created: time.Now().UnixNano()}
 	if cont {
 		h.flags |= segFlagContinues
@@ -95,16 +75,10 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 	if _, err := f.WriteAt(hb[:], 0); err != nil {
 		return abort(j.fail(fmt.Errorf("write header %s: %w", path, err)))
 	}
-	// A spare's head pages are faulted in, hence dirty: sync only the
-	// header's page (a range sync commits the file's metadata too), not
-	// the 2 MiB of zeros behind it.
-	var err error
-	if spare != nil {
-		err = s.mm.Sync(0, mmapio.PageSize())
-	} else {
-		err = f.Sync()
-	}
-	if err != nil {
+	// The head pages are faulted in, hence dirty: sync only the header's
+	// page, not the 2 MiB of zeros behind it (the reservation was synced
+	// when the file was prepared).
+	if err := s.mm.Sync(0, mmapio.PageSize()); err != nil {
 		return abort(j.fail(fmt.Errorf("sync %s: %w", tmp, err)))
 	}
 	if err := j.fs.Rename(tmp, path); err != nil {
@@ -114,16 +88,7 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 	if err := j.fs.SyncDir(j.dir); err != nil {
 		return abort(j.fail(fmt.Errorf("sync dir %s: %w", j.dir, err)))
 	}
-	head := min(int64(prefaultHead), s.trailerOff())
-	if spare == nil {
-		mm, err := f.Map(0, int(s.size), true)
-		if err != nil {
-			return abort(fmt.Errorf("journal: map %s: %w", path, err))
-		}
-		s.mm, s.data = mm, mm.Bytes()
-		head = faultInHead(mm, s.size)
-	}
-	s.faultedTo.Store(head)
+	s.faultedTo.Store(min(int64(prefaultHead), s.trailerOff()))
 	j.nextSegID = id + 1
 	old := j.segs.Load()
 	segs := make([]*segment, len(old.segs), len(old.segs)+1)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"syscall"
 
 	"github.com/spoolhq/spool/mmapio"
 )
@@ -93,10 +94,58 @@ func (j *Journal) spareMaker() {
 	}
 }
 
+// createFile creates the file of a new segment at path, replacing one left
+// there by an earlier, interrupted creation.
+func (j *Journal) createFile(path string) (mmapio.File, error) {
+	f, err := j.fs.Create(path)
+	if errors.Is(err, fs.ErrExist) {
+		if rerr := j.fs.Remove(path); rerr == nil {
+			f, err = j.fs.Create(path)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// prepareFile makes f, just created at path, a segment file ready for a
+// roll: its space reserved and synced, mapped, and its head and slots
+// faulted in. Every segment file starts so, whether the spare maker
+// prepares it ahead or a roll finds no spare; the roll then only writes and
+// syncs the header page and renames the file. On failure f is closed and
+// removed; a failed sync also fails the instance, as anywhere else in the
+// journal (the device lost writes, and what else it lost is unknown).
+func (j *Journal) prepareFile(f mmapio.File, path string, size int64) (*spareFile, error) {
+	fail := func(err error) (*spareFile, error) {
+		_ = f.Close()
+		_ = j.fs.Remove(path)
+		return nil, err
+	}
+	if err := f.Allocate(size); err != nil {
+		// A full disk lands here, not as a SIGBUS later.
+		if errors.Is(err, syscall.ENOSPC) {
+			return fail(fmt.Errorf("%w: %d bytes for %s: %w", ErrNoSpace, size, path, err))
+		}
+		return fail(fmt.Errorf("journal: reserve %d bytes for %s: %w", size, path, err))
+	}
+	// Synced before the head is faulted in (and so dirty), so that the
+	// roll's sync of the header page is all that remains.
+	if err := f.Sync(); err != nil {
+		return fail(j.fail(fmt.Errorf("sync %s: %w", path, err)))
+	}
+	mm, err := f.Map(0, int(size), true)
+	if err != nil {
+		return fail(fmt.Errorf("journal: map %s: %w", path, err))
+	}
+	faultInHead(mm, size)
+	return &spareFile{path: path, file: f, mm: mm, size: size}, nil
+}
+
 // makeSpare prepares a spare unless one is ready. A failure to create,
-// reserve or map it is not an error: without a spare the roll creates its
+// reserve or map it is not an error: without a spare the roll prepares its
 // file itself and reports what goes wrong there (a full disk as
-// ErrNoSpace). A failed sync is.
+// ErrNoSpace). A failed sync is (prepareFile fails the instance).
 func (j *Journal) makeSpare() {
 	j.spareMu.Lock()
 	ready := j.spare != nil
@@ -106,44 +155,18 @@ func (j *Journal) makeSpare() {
 	}
 	j.spareSeq++ // only the spare maker (or, inline, the writer) makes spares
 	path := filepath.Join(j.dir, spareName(j.spareSeq))
-	f, err := j.fs.Create(path)
-	if errors.Is(err, fs.ErrExist) {
-		if rerr := j.fs.Remove(path); rerr == nil {
-			f, err = j.fs.Create(path)
+	f, err := j.createFile(path)
+	if err != nil {
+		j.sparesDropped.Add(1)
+		return
+	}
+	sp, err := j.prepareFile(f, path, j.opts.SegmentSize)
+	if err != nil {
+		if !errors.Is(err, ErrFailed) {
+			j.sparesDropped.Add(1)
 		}
-	}
-	if err != nil {
-		j.sparesDropped.Add(1)
 		return
 	}
-	size := j.opts.SegmentSize
-	fail := func() {
-		_ = f.Close()
-		_ = j.fs.Remove(path)
-	}
-	if f.Allocate(size) != nil {
-		// Out of space, most likely: the roll tries again itself and
-		// reports ErrNoSpace if it is still so.
-		j.sparesDropped.Add(1)
-		fail()
-		return
-	}
-	// Synced here so that the roll's sync commits only the header. A
-	// failed sync is fatal, as it is anywhere else in the journal: the
-	// device lost writes, and what else it lost is unknown.
-	if err := f.Sync(); err != nil {
-		_ = j.fail(fmt.Errorf("sync spare %s: %w", path, err))
-		fail()
-		return
-	}
-	mm, err := f.Map(0, int(size), true)
-	if err != nil {
-		j.sparesDropped.Add(1)
-		fail()
-		return
-	}
-	sp := &spareFile{path: path, file: f, mm: mm, size: size}
-	faultInHead(mm, size)
 	j.spareMu.Lock()
 	if j.spareClosed || j.spare != nil { // closing, or a cut recycled a segment meanwhile
 		j.spareMu.Unlock()
