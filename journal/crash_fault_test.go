@@ -146,7 +146,11 @@ func noSpaceCase(t *testing.T, policy SyncPolicy, arm func(*crashfs.FS), name st
 		if r.fs.Fired() > 0 && r.j.sparesDropped.Load() > 0 {
 			// The one-shot fault hit the reservation of a spare
 			// segment file; the roll reserved its own and nothing
-			// ran out of space.
+			// ran out of space. The journal must not have noticed.
+			if r.j.Err() != nil {
+				r.fail("a failed spare reservation made the instance fail: %v", r.j.Err())
+			}
+			r.checkLive()
 			return
 		}
 		r.fail("40 appends of 9 KB never ran out of space")

@@ -13,12 +13,7 @@ import (
 
 // modelSteps is the number of random operations per seed; SPOOL_MODEL_STEPS
 // raises it for long runs.
-func modelSteps() int {
-	if n, err := strconv.Atoi(os.Getenv("SPOOL_MODEL_STEPS")); err == nil && n > 0 {
-		return n
-	}
-	return 400
-}
+func modelSteps() int { return envInt("SPOOL_MODEL_STEPS", 400) }
 
 // TestModelRandomOps runs random operations (appends of every size,
 // batches, failed appends, truncations at both ends, resets, meta writes)

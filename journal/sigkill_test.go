@@ -59,10 +59,7 @@ func TestSIGKILL(t *testing.T) {
 	if os.Getenv("SPOOL_SIGKILL_DIR") != "" {
 		t.Skip("in the child")
 	}
-	rounds := 8
-	if n, err := strconv.Atoi(os.Getenv("SPOOL_SIGKILL_ROUNDS")); err == nil && n > 0 {
-		rounds = n
-	}
+	rounds := envInt("SPOOL_SIGKILL_ROUNDS", 8)
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := 0; round < rounds; round++ {

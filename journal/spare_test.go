@@ -155,6 +155,7 @@ func TestTruncateBackRecyclesSegment(t *testing.T) {
 		opts := &Options{SegmentSize: testSegSize, Sync: SyncEach, spare: mode}
 		j := mustOpen(t, dir, opts)
 		size := func(i uint64) int { return 100 + int(i%7) }
+		reused := 0
 		for i := uint64(1); i <= 100; i++ {
 			if _, err := j.AppendBytes(payload(i, size(i))); err != nil {
 				t.Fatal(err)
@@ -165,9 +166,16 @@ func TestTruncateBackRecyclesSegment(t *testing.T) {
 			if err := j.TruncateBack(100); err != nil {
 				t.Fatal(err)
 			}
+			sp := spareReady(j) // the segment the last cut removed, if recycled
 			for i := uint64(101); i <= 110; i++ {
 				if _, err := j.AppendBytes(payload(i, size(i))); err != nil {
 					t.Fatal(err)
+				}
+				if i == 101 && sp != nil && strings.Contains(sp.path, "spare-r") {
+					if j.active.file != sp.file {
+						t.Fatalf("mode %d round %d: the roll did not take the recycled segment", mode, round)
+					}
+					reused++
 				}
 			}
 			if err := j.TruncateBack(100); err != nil {
@@ -176,9 +184,12 @@ func TestTruncateBackRecyclesSegment(t *testing.T) {
 			if n := segFiles(t, dir); n > 2 {
 				t.Fatalf("mode %d round %d: %d segment files for 100 entries", mode, round, n)
 			}
+			if n := len(tmpFiles(t, dir)); n > 1 {
+				t.Fatalf("mode %d round %d: %d spare files", mode, round, n)
+			}
 		}
-		if j.segmentsRecycled.Load() == 0 {
-			t.Fatalf("mode %d: no cut segment was recycled", mode)
+		if j.segmentsRecycled.Load() == 0 || reused == 0 {
+			t.Fatalf("mode %d: %d cut segments recycled, %d reused by a roll", mode, j.segmentsRecycled.Load(), reused)
 		}
 		checkEntries(t, j, 1, 100, size)
 		for i := uint64(101); i <= 120; i++ {
