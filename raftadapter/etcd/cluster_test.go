@@ -51,10 +51,16 @@ func (nw *network) deliver(from uint64, m *pb.Message) bool {
 	nw.mu.Lock()
 	to := nw.nodes[m.GetTo()]
 	ok := to != nil && !nw.partitioned[from] && !nw.partitioned[m.GetTo()]
+	var inbox chan *pb.Message
+	if ok {
+		// Read under the lock: a restart (start, after halt took the
+		// node out of the map under it) replaces the inbox.
+		inbox = to.inbox
+	}
 	nw.mu.Unlock()
 	if ok {
 		select {
-		case to.inbox <- m:
+		case inbox <- m:
 			if m.GetType() == pb.MsgSnap {
 				nw.mu.Lock()
 				nw.snapsTo[m.GetTo()]++

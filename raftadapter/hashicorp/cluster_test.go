@@ -582,7 +582,10 @@ func TestCluster(t *testing.T) {
 			t.Errorf("node %s: log [%d, %d] never compacted (snapshots %v)", n.id, f, last, snaps)
 			continue
 		}
-		t.Logf("node %s: log [%d, %d], newest snapshot at %d, %d restores", n.id, f, last, snaps[0].Index, n.fsm.restores)
+		n.fsm.mu.Lock() // raft may still be restoring on its FSM goroutine
+		restores := n.fsm.restores
+		n.fsm.mu.Unlock()
+		t.Logf("node %s: log [%d, %d], newest snapshot at %d, %d restores", n.id, f, last, snaps[0].Index, restores)
 	}
 	if el := time.Since(start); el > 60*time.Second {
 		t.Errorf("cluster test took %v", el)
