@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -520,23 +521,11 @@ func matchMeta(j *Journal, o *crashOracle) string {
 		}
 	}
 	for _, st := range o.metaStates[o.metaDurable:] {
-		if mapsEqual(got, st) {
+		if maps.Equal(got, st) {
 			return ""
 		}
 	}
 	return fmt.Sprintf("meta %v is none of the states since the last durable write %v", got, o.metaStates[o.metaDurable:])
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // matchExact checks a journal that did not crash: exactly the oracle.

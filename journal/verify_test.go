@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,18 +31,6 @@ func dirImage(t testing.TB, dir string) map[string]uint64 {
 		img[n.Name()] = xxh3.Hash(b)
 	}
 	return img
-}
-
-func sameImage(a, b map[string]uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // openOutcome is what Open followed by a read of every entry reports.
@@ -86,7 +75,7 @@ func verifyAgrees(t testing.TB, dir, label string) *Report {
 	if err != nil {
 		t.Fatalf("%s: Verify: %v", label, err)
 	}
-	if !sameImage(before, dirImage(t, dir)) {
+	if !maps.Equal(before, dirImage(t, dir)) {
 		t.Fatalf("%s: Verify changed the directory", label)
 	}
 	got := openAndReadAll(t, dir, testOpts())
