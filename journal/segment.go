@@ -127,6 +127,16 @@ type segmentSet struct {
 	segs []*segment
 }
 
+// indexOf returns the position of s in the set, or -1.
+func (ss *segmentSet) indexOf(s *segment) int {
+	for i, t := range ss.segs {
+		if t == s {
+			return i
+		}
+	}
+	return -1
+}
+
 // find returns the segment in which entry idx starts: the last segment
 // whose first start index is <= idx. Segments holding only the middle of a
 // longer entry share their successor's first index and are skipped by

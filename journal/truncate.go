@@ -160,7 +160,10 @@ func (j *Journal) truncateBackLocked(last uint64) error {
 		// behind as an empty sealed tail. Without this, every cut of a
 		// suffix that had rolled into a new segment left a whole
 		// segment file of nothing until compaction passed it.
-		p := prevSegment(ss, c)
+		var p *segment
+		if i := ss.indexOf(c); i > 0 {
+			p = ss.segs[i-1]
+		}
 		if p == nil {
 			return j.cutLocked(last, nil, 0)
 		}
@@ -195,12 +198,7 @@ func (j *Journal) cutLocked(last uint64, c *segment, off int64) error {
 		return err
 	}
 	ss := j.segs.Load()
-	cutPos := -1
-	for i, s := range ss.segs {
-		if s == c {
-			cutPos = i
-		}
-	}
+	cutPos := ss.indexOf(c)
 	if c != nil && cutPos < 0 {
 		return j.fail(fmt.Errorf("cut: segment %s is not in the set", c.path))
 	}
@@ -318,17 +316,4 @@ func (j *Journal) resetLocked(next uint64) error {
 		return nil
 	}
 	return j.removeSegmentsLocked(ss, 0, len(ss.segs), true)
-}
-
-// prevSegment returns the segment before s in ss, or nil.
-func prevSegment(ss *segmentSet, s *segment) *segment {
-	for i, t := range ss.segs {
-		if t == s {
-			if i == 0 {
-				return nil
-			}
-			return ss.segs[i-1]
-		}
-	}
-	return nil
 }
