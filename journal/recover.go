@@ -144,11 +144,18 @@ func (j *Journal) recover() error {
 	if err := j.dropBelowLocked(first); err != nil {
 		return err
 	}
-	if j.nextSegID > st.idHigh {
+	staleClean := j.meta.state.clean.segID != 0 && !j.cleanPending
+	if j.nextSegID > st.idHigh || staleClean {
 		// Record the ID bound before anything is appended: segments
-		// deleted above may have held the highest IDs.
+		// deleted above may have held the highest IDs. A clean record
+		// that recovery did not trust (the segment ended in a spanning
+		// entry, so it was scanned and sealed) is dropped too: a clean
+		// record vouches for the data below it (loadSegment), so none
+		// may outlive the state Close described.
 		j.meta.mu.Lock()
-		err := j.meta.writeLocked(j.withIDHigh(j.meta.state), true)
+		st := j.meta.state
+		st.clean = segRecord{}
+		err := j.meta.writeLocked(j.withIDHigh(st), true)
 		j.meta.mu.Unlock()
 		if err != nil {
 			return err
@@ -323,6 +330,17 @@ func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
 		// is damage to acknowledged entries, not a torn tail.
 		return bad(corruptf(path, s.writeOff, s.first+uint64(s.count.Load()),
 			"chunk fails verification below the durable checkpoint (%d entries, %d bytes)", c.count, c.end))
+	}
+	if isLast && st.clean.segID == id && (st.clean.count > s.count.Load() || st.clean.dataEnd > s.writeOff) {
+		// trustClean refused the record, and the scan stopped short of
+		// it: Close synced the segment up to the record before writing
+		// it, and every mutation clears it first, so the record proves
+		// that everything below it was acknowledged and reached the
+		// disk. What fails verification there is damage (a flipped bit
+		// in the last chunk's header, a frame copied over it), not a
+		// torn tail to trim.
+		return bad(corruptf(path, s.writeOff, s.first+uint64(s.count.Load()),
+			"chunk fails verification below the clean-shutdown record (%d entries, %d bytes)", st.clean.count, st.clean.dataEnd))
 	}
 	return nil
 }
