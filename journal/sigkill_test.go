@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -51,10 +52,14 @@ func killSize(i uint64) int {
 }
 
 // TestSIGKILL re-executes the test binary as a child that appends durable
-// entries, kills it with SIGKILL at a random moment, reopens the journal
-// and checks that every entry the child reported as acknowledged is there,
-// byte-identical, and that the log is a contiguous prefix. Rounds:
-// SPOOL_SIGKILL_ROUNDS (default 8).
+// entries, kills it with SIGKILL at a random point of its progress, reopens
+// the journal and checks that every entry the child reported as
+// acknowledged is there, byte-identical, and that the log is a contiguous
+// prefix. The kill follows the child's reports, not a clock: it comes only
+// after the child's first acknowledgement (a child killed earlier, still
+// opening the journal on a busy machine, would test nothing), after a
+// random number of further ones and a random pause inside the append that
+// follows. Rounds: SPOOL_SIGKILL_ROUNDS (default 8).
 func TestSIGKILL(t *testing.T) {
 	if os.Getenv("SPOOL_SIGKILL_DIR") != "" {
 		t.Skip("in the child")
@@ -62,24 +67,47 @@ func TestSIGKILL(t *testing.T) {
 	rounds := envInt("SPOOL_SIGKILL_ROUNDS", 8)
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(1, 2))
+	var recovered uint64 // what the previous round recovered
 	for round := 0; round < rounds; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestSIGKILLChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "SPOOL_SIGKILL_DIR="+dir)
-		var stdout bytes.Buffer
-		cmd.Stdout = &stdout
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Duration(20+rng.IntN(150)) * time.Millisecond)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
-		var acked uint64
-		for _, line := range bytes.Split(stdout.Bytes(), []byte("\n")) {
-			if n, err := strconv.ParseUint(string(line), 10, 64); err == nil {
+		after := rng.IntN(40) // acknowledgements after the first
+		jitter := time.Duration(rng.IntN(3000)) * time.Microsecond
+		var firstAck, acked uint64
+		var bad string
+		err := runChildUntilKilled(t, cmd, func(line string) bool {
+			n, err := strconv.ParseUint(line, 10, 64)
+			switch {
+			case err == nil:
+				if firstAck == 0 {
+					firstAck = n
+				} else if n != acked+1 {
+					bad = fmt.Sprintf("acknowledged %d after %d", n, acked)
+					return true
+				}
 				acked = n
-			} else if len(line) > 0 && !bytes.HasPrefix(line, []byte("=== RUN")) && !bytes.HasPrefix(line, []byte("PASS")) {
-				t.Fatalf("round %d: child said %q", round, line)
+				if acked-firstAck == uint64(after) {
+					time.Sleep(jitter) // anywhere inside the next append
+					return true
+				}
+			case line == "", strings.HasPrefix(line, "=== RUN"), strings.HasPrefix(line, "PASS"):
+			default:
+				if bad == "" {
+					bad = fmt.Sprintf("child said %q", line)
+				}
+				return true
 			}
+			return false
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if bad != "" {
+			t.Fatalf("round %d: %s", round, bad)
+		}
+		// The child appends from where the last recovery left the log.
+		if firstAck != recovered+1 {
+			t.Fatalf("round %d: first acknowledgement %d, the log held %d entries", round, firstAck, recovered)
 		}
 		j, err := Open(dir, &Options{SegmentSize: testSegSize})
 		if err != nil {
@@ -89,7 +117,69 @@ func TestSIGKILL(t *testing.T) {
 			t.Fatalf("round %d: acknowledged %d, recovered only up to %d", round, acked, j.LastIndex())
 		}
 		checkEntries(t, j, 1, j.LastIndex(), killSize)
-		t.Logf("round %d: acknowledged %d, recovered %d", round, acked, j.LastIndex())
+		recovered = j.LastIndex()
+		t.Logf("round %d: acknowledged %d-%d, recovered %d", round, firstAck, acked, recovered)
 		j.Close()
 	}
+}
+
+// childStallLimit bounds how long a SIGKILL child may go without printing a
+// line before the test gives up on it: a failure guard for a hung child,
+// far above any pause a busy machine causes, not a pace the child must keep.
+const childStallLimit = 2 * time.Minute
+
+// runChildUntilKilled starts cmd, hands each line of its stdout to onLine
+// as it arrives, and kills the child with SIGKILL the first time onLine
+// returns true (onLine runs on the caller's goroutine, so it may sleep to
+// move the kill point). It returns once the child has exited and every
+// line it wrote, before the kill and in the moment until it took effect,
+// has been handed to onLine in order. A child that exits by itself, or
+// prints nothing for childStallLimit, is an error (with its stderr).
+func runChildUntilKilled(t *testing.T, cmd *exec.Cmd, onLine func(string) bool) error {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	killed, stalled := false, false
+	guard := time.NewTimer(childStallLimit)
+	defer guard.Stop()
+	for open := true; open; {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				open = false
+				break
+			}
+			guard.Reset(childStallLimit)
+			if onLine(line) && !killed {
+				killed = true
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+			}
+		case <-guard.C:
+			stalled = true
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+		}
+	}
+	werr := cmd.Wait()
+	switch {
+	case stalled:
+		return fmt.Errorf("the child printed nothing for %v; killed it (stderr: %q)", childStallLimit, stderr.String())
+	case !killed:
+		return fmt.Errorf("the child exited by itself (%v; stderr: %q)", werr, stderr.String())
+	}
+	return nil
 }

@@ -167,12 +167,16 @@ func firstLastErr(s *Store) (uint64, uint64) {
 
 // TestSIGKILL re-executes the test binary as a child that stores entries,
 // truncates the log at both ends and sets a stable key, kills it with
-// SIGKILL at a random moment (in the middle of an operation, as often as
-// not), reopens the store and checks that it holds exactly the result of
-// every operation the child completed, with or without the one it was
-// running: a truncation or a stable key write is done or not, no removed
-// entry reappears, and of an interrupted StoreLogs a prefix remains
-// (possibly empty or whole; see Store.StoreLogs). Rounds:
+// SIGKILL at a random point of its progress (in the middle of an
+// operation, as often as not), reopens the store and checks that it holds
+// exactly the result of every operation the child completed, with or
+// without the one it was running: a truncation or a stable key write is
+// done or not, no removed entry reappears, and of an interrupted StoreLogs
+// a prefix remains (possibly empty or whole; see Store.StoreLogs). The kill
+// follows the child's reports, not a clock: it comes only after the child
+// completed its first operation (a child killed earlier, still opening the
+// store on a busy machine, would test nothing), once it has reported a
+// random number of further operation starts and ends. Rounds:
 // SPOOL_SIGKILL_ROUNDS (default 6).
 func TestSIGKILL(t *testing.T) {
 	if os.Getenv("SPOOL_HC_SIGKILL_DIR") != "" {
@@ -189,20 +193,17 @@ func TestSIGKILL(t *testing.T) {
 	for round := 1; round <= rounds; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestSIGKILLChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "SPOOL_HC_SIGKILL_DIR="+dir, fmt.Sprintf("SPOOL_HC_SIGKILL_ROUND=%d", round))
-		var stdout bytes.Buffer
-		cmd.Stdout = &stdout
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Duration(100+rng.IntN(300)) * time.Millisecond)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
-
+		// Lines after the first completed operation before the kill: an
+		// operation is two lines (its start and its end), so an even count
+		// kills between operations, an odd one in the middle of one.
+		after := rng.IntN(80)
+		jitter := time.Duration(rng.IntN(2000)) * time.Microsecond
 		ops := 0
 		var pending []string
-		sc := bufio.NewScanner(&stdout)
-		for sc.Scan() {
-			line := sc.Text()
+		var bad string
+		lines := 0
+		killed := false
+		err := runChildUntilKilled(t, cmd, func(line string) bool {
 			switch {
 			case strings.HasPrefix(line, "B "):
 				pending = strings.Fields(line)[1:]
@@ -211,9 +212,31 @@ func TestSIGKILL(t *testing.T) {
 				pending = nil
 				ops++
 			case strings.HasPrefix(line, "=== RUN"), line == "":
+				return false
 			default:
-				t.Fatalf("round %d: child said %q", round, line)
+				if bad == "" {
+					bad = line
+				}
+				return true // kill at once: the child failed
 			}
+			if ops > 0 {
+				lines++
+			}
+			if ops > 0 && lines > after && !killed {
+				killed = true
+				time.Sleep(jitter) // anywhere inside the operation that follows
+				return true
+			}
+			return false
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if bad != "" {
+			t.Fatalf("round %d: child said %q", round, bad)
+		}
+		if ops == 0 {
+			t.Fatalf("round %d: the child completed no operation", round)
 		}
 		s, err := Open(dir, &Options{SegmentSize: smallSegments})
 		if err != nil {
@@ -244,12 +267,70 @@ func TestSIGKILL(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d, after %d completed operations: %v", round, ops, err)
 		}
-		if ops == 0 {
-			t.Fatalf("round %d: the child completed no operation", round)
-		}
 		t.Logf("round %d: %d operations completed, killed during %v; log [%d, %d]", round, ops, pending, first, last)
 	}
 	t.Logf("%d of %d kills interrupted an operation, %d of them a StoreLogs that left part of its batch", midOp, rounds, partial)
+}
+
+// childStallLimit bounds how long a SIGKILL child may go without printing a
+// line before the test gives up on it: a failure guard for a hung child,
+// far above any pause a busy machine causes, not a pace the child must keep.
+const childStallLimit = 2 * time.Minute
+
+// runChildUntilKilled starts cmd, hands each line of its stdout to onLine
+// as it arrives, and kills the child with SIGKILL the first time onLine
+// returns true (onLine runs on the caller's goroutine, so it may sleep to
+// move the kill point). It returns once the child has exited and every
+// line it wrote, before the kill and in the moment until it took effect,
+// has been handed to onLine in order. A child that exits by itself, or prints nothing for
+// childStallLimit, is an error (with its stderr).
+func runChildUntilKilled(t *testing.T, cmd *exec.Cmd, onLine func(string) bool) error {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	killed, stalled := false, false
+	guard := time.NewTimer(childStallLimit)
+	defer guard.Stop()
+	for open := true; open; {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				open = false
+				break
+			}
+			guard.Reset(childStallLimit)
+			if onLine(line) && !killed {
+				killed = true
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+			}
+		case <-guard.C:
+			stalled = true
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+		}
+	}
+	werr := cmd.Wait()
+	switch {
+	case stalled:
+		return fmt.Errorf("the child printed nothing for %v; killed it (stderr: %q)", childStallLimit, stderr.String())
+	case !killed:
+		return fmt.Errorf("the child exited by itself (%v; stderr: %q)", werr, stderr.String())
+	}
+	return nil
 }
 
 func atou(s string) uint64 {
