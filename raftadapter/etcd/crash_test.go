@@ -255,39 +255,129 @@ func valueSeq(v string) uint64 {
 	return x
 }
 
-// TestInterruptedFirstSave: a crash between the entries and the HardState
-// of a node's first Ready (its bootstrap) leaves entries without a
-// HardState; Open discards them so the node bootstraps again, instead of
-// restarting on a log whose configuration was never committed (a
-// one-node group would never elect a leader).
+// TestInterruptedFirstSave cuts the power at every operation of a node's
+// first Ready (its bootstrap: entries and a HardState), with every unsynced
+// change lost and with every one landed. A reboot finds either nothing
+// (Open discarded the entries of the interrupted Save: the node bootstraps
+// again, instead of restarting on a log whose configuration was never
+// committed, where a one-node group would never elect a leader) or the
+// whole Save; never entries without their HardState.
 func TestInterruptedFirstSave(t *testing.T) {
-	s := openTest(t, t.TempDir(), nil)
-	cc, _ := proto.Marshal(&pb.ConfChange{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(uint64(1))})
-	boot := []*pb.Entry{{Index: new(uint64(1)), Term: new(uint64(1)), Type: pb.EntryConfChange.Enum(), Data: cc}}
-	if err := s.Append(boot); err != nil { // the entries of the first Save, then the crash
-		t.Fatal(err)
+	firstReady := func(fs *crashfs.FS) (*Storage, raft.Ready, error) {
+		st, err := Open(crashDir, &Options{FS: fs, SegmentSize: 64 << 10})
+		if err != nil {
+			return nil, raft.Ready{}, err
+		}
+		rn, err := raft.NewRawNode(crashConfig(st, 0))
+		if err == nil {
+			err = rn.Bootstrap([]raft.Peer{{ID: 1}})
+		}
+		if err != nil {
+			_ = st.Close()
+			return nil, raft.Ready{}, err
+		}
+		return st, rn.Ready(), nil
 	}
-	if err := s.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	s = reopen(t, s)
-	if last, _ := s.LastIndex(); !s.Empty() || last != 0 {
-		t.Fatalf("after an interrupted first Save: Empty %v, LastIndex %d", s.Empty(), last)
-	}
-	rn, err := raft.NewRawNode(crashConfig(s, 0))
+	// A run without a crash counts the operations of the Save.
+	fs := crashfs.New()
+	st, rd, err := firstReady(fs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rn.Bootstrap([]raft.Peer{{ID: 1}}); err != nil {
-		t.Fatalf("bootstrap again: %v", err)
-	}
-	// Once the HardState is recorded the entries are kept.
-	rd := rn.Ready()
-	if err := s.SaveReady(rd); err != nil {
+	before := fs.Ops()
+	if err := st.SaveReady(rd); err != nil {
 		t.Fatal(err)
 	}
-	s = reopen(t, s)
-	if last, _ := s.LastIndex(); s.Empty() || last != 1 {
-		t.Fatalf("after a complete first Save: Empty %v, LastIndex %d", s.Empty(), last)
+	total := fs.Ops() - before
+	_ = st.Close()
+	_ = fs.Close()
+	emptied, whole := 0, 0
+	for at := range total + 1 {
+		for _, d := range []crashfs.Decider{crashfs.AllOld, crashfs.AllNew} {
+			fs := crashfs.New()
+			st, rd, err := firstReady(fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fs.CrashAfter(at)
+			if err := st.SaveReady(rd); err != nil && !errors.Is(err, crashfs.ErrCrashed) {
+				t.Fatalf("op %d: SaveReady: %v", at, err)
+			}
+			snap := fs.Crash()
+			_ = st.Close()
+			img, err := snap.Image(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(crashDir, &Options{FS: img, SegmentSize: 64 << 10})
+			if err != nil {
+				t.Fatalf("op %d: Open after the crash: %v", at, err)
+			}
+			hs, _, _ := s.InitialState()
+			last, _ := s.LastIndex()
+			switch {
+			case s.Empty():
+				emptied++
+				if _, err := startCommitNode(s, 0); err != nil { // bootstraps again
+					t.Fatalf("op %d: bootstrap again: %v", at, err)
+				}
+			case hs != nil && last == 1:
+				whole++
+			default:
+				t.Fatalf("op %d: after the crash HardState %v, LastIndex %d", at, hs, last)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			_ = img.Close()
+			_ = fs.Close()
+		}
+	}
+	if emptied == 0 || whole == 0 {
+		t.Fatalf("of %d crash points, %d left an Empty Storage and %d the whole Save", total+1, emptied, whole)
+	}
+	t.Logf("%d operations in the first Save: %d crash images Empty, %d with the whole Save", total, emptied, whole)
+}
+
+// TestAppendWithoutHardStateKept: entries appended with Append, with no
+// HardState ever recorded (an application porting from MemoryStorage
+// might), are kept across a reopen and across a crash once synced.
+func TestAppendWithoutHardStateKept(t *testing.T) {
+	ents := index(1).terms(1, 1, 2)
+	for _, crash := range []bool{false, true} {
+		fs := crashfs.New()
+		st, err := Open(crashDir, &Options{FS: fs, SegmentSize: 64 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Append(ents); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		img := fs
+		if crash {
+			snap := fs.Crash()
+			if img, err = snap.Image(crashfs.AllOld); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = st.Close()
+		st, err = Open(crashDir, &Options{FS: img, SegmentSize: 64 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hs, _, _ := st.InitialState(); hs != nil || st.Empty() {
+			t.Fatalf("crash %v: HardState %v, Empty %v", crash, hs, st.Empty())
+		}
+		requireEntries(t, append(index(0).terms(0), ents...), allEntries(t, st))
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if img != fs {
+			_ = img.Close()
+		}
+		_ = fs.Close()
 	}
 }

@@ -17,10 +17,13 @@ import (
 //	etcd/snap  snapshot: uvarint index, term, data length, u64 xxh3 of the
 //	           data (when the Storage keeps it), then the ConfState in
 //	           protobuf encoding
+//	etcd/first a first Save in progress (no other field): its entries
+//	           are discarded at Open unless its HardState was recorded
 const (
 	keyHardState = "etcd/hs"
 	keyBase      = "etcd/base"
 	keySnap      = "etcd/snap"
+	keyFirstSave = "etcd/first"
 
 	recordVersion = 1
 )
@@ -115,6 +118,22 @@ func loadHardState(j *journal.Journal) (hardState, error) {
 		return hardState{}, nil
 	}
 	return decodeHardState(b)
+}
+
+func firstSaveRecord() []byte { return appendUvarints(nil, recordVersion) }
+
+// loadFirstSave reports whether an etcd/first record is present. Errors
+// wrap journal.ErrCorrupt or journal.ErrVersion.
+func loadFirstSave(j *journal.Journal) (bool, error) {
+	b, ok := j.Meta(keyFirstSave)
+	if !ok {
+		return false, nil
+	}
+	r, err := newRecordReader(b, keyFirstSave)
+	if err != nil {
+		return false, err
+	}
+	return true, r.end()
 }
 
 func (p logPoint) encode() []byte {

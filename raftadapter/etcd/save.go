@@ -35,17 +35,23 @@ func (s *Storage) SaveReady(rd raft.Ready) error {
 // (nil or empty: unchanged), in that order; see SaveReady. With mustSync
 // the entries are synced before Save returns. A HardState whose term or
 // vote changed is recorded durably (raft requires it before messages are
-// sent). A change of the commit index alone is not written at all: raft
-// does not need the commit index to be durable (a restarted node learns it
-// again from the leader), so it is kept in memory, returned by
-// InitialState, and recorded with the next meta write (a term or vote
-// change, CreateSnapshot, Compact, ApplySnapshot, Close). A restart after
-// a crash may therefore find an older commit index, never one below the
-// latest snapshot or compaction point.
+// sent).
 //
-// The commit index never exceeds the durable end of the log, so that a
-// restart after a crash always finds it within [FirstIndex()-1,
-// LastIndex()] (raft refuses to start otherwise).
+// The commit index is stored as given, held only within [FirstIndex()-1,
+// LastIndex()] (raft never hands out one outside), and InitialState
+// returns it. A change of the commit index alone is not written at once:
+// raft does not need it durable before messages go out (it asks for no
+// sync), and writing it would cost a meta file sync per Ready. It is
+// recorded by Sync, by Close and by the next meta write (a term or vote
+// change, CreateSnapshot, Compact, ApplySnapshot). See "Durability" in the
+// package doc for what a crash leaves.
+//
+// The first Save of a new Storage that carries entries and a HardState (a
+// bootstrap, or a new member's first append) marks itself in the meta
+// store first (one more meta sync, once): should a crash come between its
+// entries and its HardState, Open discards the entries, so that the node
+// starts afresh instead of restarting on a log whose configuration was
+// never committed.
 func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot, mustSync bool) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -57,7 +63,14 @@ func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot, mu
 			return err
 		}
 	}
+	hasHS := hs != nil && !raft.IsEmptyHardState(hs)
 	if len(ents) > 0 {
+		if hasHS && !s.firstSave && s.freshLocked() {
+			if err := s.j.UpdateMeta(!s.opts.NoSync, journal.MetaUpdate{Key: keyFirstSave, Value: firstSaveRecord()}); err != nil {
+				return err
+			}
+			s.firstSave = true
+		}
 		if err := s.appendLocked(ents); err != nil {
 			return err
 		}
@@ -67,10 +80,16 @@ func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot, mu
 			}
 		}
 	}
-	if hs != nil && !raft.IsEmptyHardState(hs) {
+	if hasHS {
 		return s.setHardStateLocked(hs)
 	}
 	return nil
+}
+
+// freshLocked reports whether the Storage holds nothing at all. The caller
+// holds wmu.
+func (s *Storage) freshLocked() bool {
+	return !s.hs.set && s.snap.cs == nil && s.base.index == 0 && s.j.LastIndex() == 0
 }
 
 // HandleStorageAppend persists a MsgStorageAppend (Config.AsyncStorageWrites:
@@ -98,8 +117,9 @@ func (s *Storage) HandleStorageAppend(m *pb.Message) ([]*pb.Message, error) {
 // FirstIndex are ignored, and entries at or below LastIndex replace the
 // existing suffix from the first of them (unchanged entries, equal in index
 // and term, are not rewritten). It does not sync: call Sync, or use
-// SaveReady, which syncs when raft asks. Entries are kept across a reopen
-// once a HardState or a snapshot has been recorded (see Open).
+// SaveReady, which syncs when raft asks. Entries appended with Append are
+// kept across a reopen whether or not a HardState was ever recorded (once
+// durable: see Sync).
 func (s *Storage) Append(ents []*pb.Entry) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -111,9 +131,9 @@ func (s *Storage) Append(ents []*pb.Entry) error {
 
 // SetHardState records st, like MemoryStorage.SetHardState, with Save's
 // rules: durably (a meta sync) when its term or vote differs from the
-// recorded one; when only the commit index changed, in memory until the
-// next meta write; the commit index held at or below the durable end of
-// the log.
+// recorded one; when only the commit index changed, in memory until Sync,
+// Close or the next meta write. The commit index is kept as given, held
+// only within [FirstIndex()-1, LastIndex()].
 func (s *Storage) SetHardState(st *pb.HardState) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -123,21 +143,45 @@ func (s *Storage) SetHardState(st *pb.HardState) error {
 	return s.setHardStateLocked(st)
 }
 
-// Sync makes every appended entry durable.
+// Sync makes everything written so far durable: the appended entries,
+// then the commit index last given to SaveReady or SetHardState, when it
+// was not yet recorded (one meta sync). An application that persists its
+// applied index, to pass it as Config.Applied at restart, calls Sync
+// before it persists one: raft refuses to start with Applied past the
+// recorded commit index.
 func (s *Storage) Sync() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
-	return s.j.Sync()
+	if err := s.j.Sync(); err != nil {
+		return err
+	}
+	return s.recordCommitLocked(true)
+}
+
+// recordCommitLocked writes a commit index kept in memory (hsDirty). The
+// caller holds wmu, and has made the entries up to it durable if it asks
+// for a durable write.
+func (s *Storage) recordCommitLocked(durable bool) error {
+	if !s.hsDirty {
+		return nil
+	}
+	if err := s.j.UpdateMeta(durable, journal.MetaUpdate{Key: keyHardState, Value: s.hs.encode()}); err != nil {
+		return err
+	}
+	s.hsDirty = false
+	return nil
 }
 
 func (s *Storage) setHardStateLocked(st *pb.HardState) error {
 	h := hardState{term: st.GetTerm(), vote: st.GetVote(), commit: st.GetCommit(), set: true}
-	limit := s.j.Durable()
-	if s.opts.NoSync {
-		limit = s.j.LastIndex()
-	}
-	h.commit = max(min(h.commit, limit), s.base.index)
+	// Raft never gives a commit index outside [FirstIndex()-1,
+	// LastIndex()], and refuses to restart on one: hold it there. It may
+	// run ahead of the durable log (entries appended without a sync);
+	// Open holds it within the log a crash leaves.
+	h.commit = max(min(h.commit, s.j.LastIndex()), s.base.index)
 	if h == s.hs {
 		return nil
 	}
@@ -149,13 +193,19 @@ func (s *Storage) setHardStateLocked(st *pb.HardState) error {
 		s.hsDirty = true
 		return nil
 	}
-	if err := s.j.UpdateMeta(!s.opts.NoSync, journal.MetaUpdate{Key: keyHardState, Value: h.encode()}); err != nil {
+	ups := []journal.MetaUpdate{{Key: keyHardState, Value: h.encode()}}
+	if s.firstSave {
+		// The first Save's HardState: its entries are kept from now on.
+		ups = append(ups, journal.MetaUpdate{Key: keyFirstSave})
+	}
+	if err := s.j.UpdateMeta(!s.opts.NoSync, ups...); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	s.hs = h
 	s.mu.Unlock()
 	s.hsDirty = false
+	s.firstSave = false
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/spoolhq/spool/internal/crashfs"
 	"github.com/spoolhq/spool/journal"
 	"github.com/spoolhq/spool/mmapio"
 	"go.etcd.io/raft/v3"
@@ -130,23 +131,95 @@ func TestSaveReadySyncs(t *testing.T) {
 	}
 }
 
-// TestSaveCommitNeverPastDurable checks that the recorded commit index never
-// runs ahead of the durable log, so a restart after a crash is accepted by
-// raft.
-func TestSaveCommitNeverPastDurable(t *testing.T) {
-	s := openTest(t, t.TempDir(), nil)
-	// Entries saved without a sync, and a commit index covering them.
-	if err := s.Save(hsOf(1, 1, 5), entsOf(1, 1, 5, 10), nil, false); err != nil {
+// TestSaveCommitAsGiven checks that the commit index is stored as raft
+// hands it over (as MemoryStorage does), held only to LastIndex, and that a
+// crash that loses entries the recorded commit index covered leaves one
+// raft accepts: held to the log the crash left.
+func TestSaveCommitAsGiven(t *testing.T) {
+	fs := crashfs.New()
+	defer fs.Close()
+	s, err := Open(crashDir, &Options{FS: fs, SegmentSize: 64 << 10})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if hs, _, _ := s.InitialState(); hs.GetCommit() != 0 {
-		t.Fatalf("commit %d recorded before the entries are durable", hs.GetCommit())
+	defer s.Close()
+	if err := s.Save(hsOf(1, 1, 2), entsOf(1, 1, 2, 10), nil, true); err != nil {
+		t.Fatal(err)
 	}
-	if err := s.Save(hsOf(1, 1, 5), entsOf(6, 1, 1, 10), nil, true); err != nil {
+	// Entries saved without a sync, and a commit index covering them.
+	if err := s.Save(hsOf(1, 1, 5), entsOf(3, 1, 3, 10), nil, false); err != nil {
 		t.Fatal(err)
 	}
 	if hs, _, _ := s.InitialState(); hs.GetCommit() != 5 {
-		t.Fatalf("commit %d, want 5", hs.GetCommit())
+		t.Fatalf("commit %d, want 5 as given", hs.GetCommit())
+	}
+	if err := s.SetHardState(hsOf(1, 1, 9)); err != nil {
+		t.Fatal(err)
+	}
+	if hs, _, _ := s.InitialState(); hs.GetCommit() != 5 {
+		t.Fatalf("commit %d past LastIndex 5", hs.GetCommit())
+	}
+	// A new term records the HardState, commit 5, while entries 3-5 are
+	// not durable; the crash loses them.
+	if err := s.SetHardState(hsOf(2, 1, 5)); err != nil {
+		t.Fatal(err)
+	}
+	img, err := fs.Crash().Image(crashfs.AllOld)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	s2, err := Open(crashDir, &Options{FS: img, SegmentSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	hs, _, _ := s2.InitialState()
+	last, _ := s2.LastIndex()
+	if hs.GetTerm() != 2 || last != 2 || hs.GetCommit() != 2 {
+		t.Fatalf("after the crash HardState %v, LastIndex %d; want term 2, commit 2 = LastIndex", hs, last)
+	}
+}
+
+// TestSyncRecordsCommit: a commit-only change is written by Sync, so a
+// crash after Sync finds it, and Sync of an unchanged commit index costs
+// no meta sync.
+func TestSyncRecordsCommit(t *testing.T) {
+	fs := crashfs.New()
+	defer fs.Close()
+	s, err := Open(crashDir, &Options{FS: fs, SegmentSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.SaveReady(raft.Ready{HardState: hsOf(1, 1, 0), Entries: entsOf(1, 1, 8, 10), MustSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveReady(raft.Ready{HardState: hsOf(1, 1, 8)}); err != nil { // commit only
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	ops := fs.Ops()
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if n := fs.Ops() - ops; n != 0 {
+		t.Fatalf("a second Sync made %d operations", n)
+	}
+	img, err := fs.Crash().Image(crashfs.AllOld)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	s2, err := Open(crashDir, &Options{FS: img, SegmentSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if hs, _, _ := s2.InitialState(); hs.GetCommit() != 8 {
+		t.Fatalf("commit %d after Sync and a crash, want 8", hs.GetCommit())
 	}
 }
 

@@ -358,11 +358,14 @@ func (s *Storage) applySnapshotLocked(snap *pb.Snapshot, next *pb.HardState) err
 		hs = hardState{term: next.GetTerm(), vote: next.GetVote(), commit: next.GetCommit(), set: true}
 	}
 	if hs.set {
-		// The recorded commit index must lie in [FirstIndex()-1,
-		// LastIndex()], which are both index now, and the term must not
-		// be below the log's last term. SaveReady records a later commit
-		// index once the entries that follow are durable.
-		hs.commit = index
+		// The snapshot's entries are committed: the commit index is at
+		// least index, and a higher one (a Ready's, whose entries follow
+		// the snapshot; or the one already recorded, as MemoryStorage
+		// keeps it) is recorded as it is, never lowered. Until the
+		// entries after index are durable it lies past the log; Open
+		// holds it to what a crash leaves. The term must not be below
+		// the log's last term.
+		hs.commit = max(hs.commit, index)
 		if hs.term < term {
 			hs.term, hs.vote = term, 0
 		}
@@ -370,9 +373,14 @@ func (s *Storage) applySnapshotLocked(snap *pb.Snapshot, next *pb.HardState) err
 	if hs.set && (hs != s.hs || s.hsDirty) {
 		ups = append(ups, journal.MetaUpdate{Key: keyHardState, Value: hs.encode()})
 	}
+	if s.firstSave {
+		// A snapshot is recorded: Open keeps the entries from now on.
+		ups = append(ups, journal.MetaUpdate{Key: keyFirstSave})
+	}
 	if err := s.j.UpdateMeta(!s.opts.NoSync, ups...); err != nil {
 		return err
 	}
+	s.firstSave = false
 	if hs.set {
 		s.hsDirty = false
 	}

@@ -71,10 +71,14 @@ type Storage struct {
 
 	wmu sync.Mutex // serialises writers
 	enc entryEncoder
-	// hsDirty: hs holds a commit index newer than the recorded one (a
-	// commit-only change is not written until the next meta write).
-	// Guarded by wmu.
+	// hsDirty: hs holds a commit index other than the recorded one (a
+	// commit-only change is not written until Sync, Close or the next
+	// meta write). Guarded by wmu.
 	hsDirty bool
+	// firstSave: the etcd/first record is present (a first Save has
+	// appended entries and not yet recorded its HardState). Guarded by
+	// wmu.
+	firstSave bool
 
 	snapMu sync.Mutex // serialises snapshot data file reads and replacement
 
@@ -112,11 +116,14 @@ func (h hardState) proto() *pb.HardState {
 // Open opens the raft storage in dir, creating it if needed, and recovers
 // it: an interrupted compaction or snapshot installation is completed,
 // stray snapshot files are removed, and the entries of an interrupted
-// first Save (entries, but no HardState ever recorded and no snapshot) are
+// first Save (see Save: entries, but its HardState never recorded) are
 // discarded, leaving the Storage Empty, so that a node whose bootstrap a
-// crash cut short bootstraps again. Open costs what journal.Open costs (a
-// directory listing, the meta file and the last segment after a clean
-// shutdown) and reads no entry.
+// crash cut short bootstraps again. Entries written otherwise (Append, a
+// Save without a HardState) are kept, HardState or not. The recorded
+// commit index is held within the log a crash left (see "Durability" in
+// the package doc). Open costs what journal.Open costs (a directory
+// listing, the meta file and the last segment after a clean shutdown) and
+// reads no entry.
 func Open(dir string, opts *Options) (*Storage, error) {
 	var o Options
 	if opts != nil {
@@ -183,27 +190,41 @@ func (s *Storage) recover() error {
 		}
 	}
 	s.base = base
-	if !s.hs.set && s.snap.cs == nil && base.index == 0 && s.j.LastIndex() > 0 {
-		// Entries, but no HardState ever recorded and no snapshot: a
-		// first Save (a bootstrap, or a new member's first append) was
-		// interrupted between its entries and its HardState. Nothing of
-		// it was acknowledged; keeping it would leave a log raft cannot
-		// use (a bootstrap's configuration uncommitted, StartNode refused
-		// on a non-empty log). Discard it: the Storage is Empty again.
-		if err := s.j.Reset(1); err != nil {
+	pending, err := loadFirstSave(s.j)
+	if err != nil {
+		return err
+	}
+	if pending {
+		if !s.hs.set && s.snap.cs == nil && base.index == 0 && s.j.LastIndex() > 0 {
+			// A first Save (a bootstrap, or a new member's first
+			// append) was interrupted between its entries and its
+			// HardState. Nothing of it was acknowledged; keeping it would
+			// leave a log raft cannot use (a bootstrap's configuration
+			// uncommitted, StartNode refused on a non-empty log). Discard
+			// it: the Storage is Empty again.
+			if err := s.j.Reset(1); err != nil {
+				return err
+			}
+		}
+		// The record goes after the entries: a crash in between repeats
+		// this at the next Open.
+		if err := s.j.UpdateMeta(!s.opts.NoSync, journal.MetaUpdate{Key: keyFirstSave}); err != nil {
 			return err
 		}
 	}
-	// The commit index must lie in [base, last] or raft refuses to start;
-	// it need not be durable, so clamp it rather than fail.
+	// The commit index must lie in [base, last] or raft refuses to start.
+	// A recorded one past the log (its entries were not yet durable at the
+	// crash) is held to the log's end: the entries kept up to there are
+	// the ones raft had committed.
 	if s.hs.set {
 		s.hs.commit = max(min(s.hs.commit, s.j.LastIndex()), base.index)
 	}
 	return s.cleanSnapshotFiles()
 }
 
-// Close records the latest commit index (see Save) and closes the
-// journal. Entries pinned by zero-copy reads stay valid until released.
+// Close records the latest commit index (see Save), after the entries,
+// and closes the journal. Entries pinned by zero-copy reads stay valid
+// until released.
 func (s *Storage) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return journal.ErrClosed
@@ -212,8 +233,9 @@ func (s *Storage) Close() error {
 	defer s.wmu.Unlock()
 	var err error
 	if s.hsDirty {
-		err = s.j.UpdateMeta(!s.opts.NoSync, journal.MetaUpdate{Key: keyHardState, Value: s.hs.encode()})
-		s.hsDirty = false
+		if err = s.j.Sync(); err == nil {
+			err = s.recordCommitLocked(!s.opts.NoSync)
+		}
 	}
 	return errors.Join(err, s.j.Close())
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/spoolhq/spool/internal/crashfs"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -478,20 +479,55 @@ func TestStorageEmpty(t *testing.T) {
 }
 
 // TestStorageMatchesMemoryStorage drives Storage and MemoryStorage with the
-// same random operations and compares every observable result.
+// same random operations and compares every observable result, the
+// HardState included. Once a HardState is set the operations keep raft's
+// rules (a commit index that only grows, within the log; no truncation,
+// compaction or snapshot past it; a snapshot installed with the HardState
+// and entries of its Ready), under which the Storage must return the
+// HardState exactly as MemoryStorage does. Some steps close and reopen the
+// Storage; others Sync it and cut the power (internal/crashfs), after
+// which everything must be there.
 func TestStorageMatchesMemoryStorage(t *testing.T) {
-	s := openTest(t, t.TempDir(), &Options{ZeroCopy: true})
+	fs := crashfs.New()
+	t.Cleanup(func() { _ = fs.Close() })
+	s := openTest(t, crashDir, &Options{FS: fs, ZeroCopy: true})
 	ms := raft.NewMemoryStorage()
 	rng := newRand(1)
 	term := uint64(1)
-	for step := range 600 {
+	setHS := func(hs *pb.HardState) {
+		if err := ms.SetHardState(hs); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if rng.IntN(2) == 0 {
+			err = s.SetHardState(hs)
+		} else {
+			err = s.SaveReady(raft.Ready{HardState: hs})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashes, hardStates := 0, 0
+	for step := range 900 {
 		first, _ := ms.FirstIndex()
 		last, _ := ms.LastIndex()
-		switch op := rng.IntN(10); {
+		cur, _, _ := ms.InitialState()
+		// Raft never truncates, compacts or snapshots past the commit
+		// index; before any HardState anything goes.
+		commit := uint64(math.MaxUint64)
+		if cur != nil {
+			commit = cur.GetCommit()
+		}
+		switch op := rng.IntN(12); {
 		case op < 6: // append, possibly conflicting
 			from := last + 1
-			if last >= first && rng.IntN(3) == 0 {
-				from = first + uint64(rng.IntN(int(last-first+1)))
+			lo := first
+			if cur != nil {
+				lo = max(first, commit+1)
+			}
+			if last >= lo && rng.IntN(3) == 0 {
+				from = lo + uint64(rng.IntN(int(last-lo+1)))
 				term++
 			}
 			n := 1 + rng.IntN(8)
@@ -512,13 +548,13 @@ func TestStorageMatchesMemoryStorage(t *testing.T) {
 			if err := s.Append(ents); err != nil {
 				t.Fatal(err)
 			}
-		case op < 7 && last > first: // compact
-			i := first + uint64(rng.IntN(int(last-first)))
+		case op < 7 && last > first && min(last-1, commit) >= first: // compact
+			i := first + uint64(rng.IntN(int(min(last-1, commit)-first+1)))
 			if err1, err2 := ms.Compact(i), s.Compact(i); err1 != err2 {
 				t.Fatalf("Compact(%d): %v vs %v", i, err1, err2)
 			}
-		case op < 8 && last >= first: // snapshot
-			i := first + uint64(rng.IntN(int(last-first+1)))
+		case op < 8 && last >= first && min(last, commit) >= first: // snapshot
+			i := first + uint64(rng.IntN(int(min(last, commit)-first+1)))
 			cs := &pb.ConfState{Voters: []uint64{uint64(step)}}
 			data := []byte{byte(step)}
 			a, err1 := ms.CreateSnapshot(i, cs, data)
@@ -528,12 +564,56 @@ func TestStorageMatchesMemoryStorage(t *testing.T) {
 			}
 		case op < 9: // reopen
 			s = reopen(t, s)
+		case op < 10: // a HardState: a new term or vote, or a commit index
+			hardStates++
+			lo := first - 1
+			if cur != nil {
+				lo = max(lo, cur.GetCommit())
+			}
+			vote := uint64(rng.IntN(3))
+			if cur != nil && rng.IntN(2) == 0 {
+				vote = cur.GetVote()
+			}
+			setHS(&pb.HardState{Term: new(term), Vote: new(vote), Commit: new(lo + uint64(rng.IntN(int(last-lo+1))))})
+		case op < 11: // sync, then a crash: everything must survive
+			crashes++
+			if err := s.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			img, err := fs.Crash().Image(crashfs.Random(uint64(step)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = s.Close() // the abandoned instance: errors expected
+			fs = img
+			t.Cleanup(func() { _ = img.Close() })
+			s = openTest(t, crashDir, &Options{FS: fs, ZeroCopy: true})
 		default: // install a snapshot past the log
 			i := last + uint64(1+rng.IntN(5))
 			term++
 			snap := &pb.Snapshot{Data: []byte("s"), Metadata: &pb.SnapshotMetadata{Index: new(i), Term: new(term), ConfState: &pb.ConfState{Learners: []uint64{i}}}}
-			if err1, err2 := ms.ApplySnapshot(snap), s.ApplySnapshot(snap); err1 != err2 {
-				t.Fatalf("ApplySnapshot(%d): %v vs %v", i, err1, err2)
+			if cur == nil {
+				if err1, err2 := ms.ApplySnapshot(snap), s.ApplySnapshot(snap); err1 != err2 {
+					t.Fatalf("ApplySnapshot(%d): %v vs %v", i, err1, err2)
+				}
+				break
+			}
+			// As raft hands it over: with the entries that follow and a
+			// commit index that covers them, which the snapshot's
+			// installation must not lower.
+			ents := index(i + 1).terms(slices.Repeat([]uint64{term}, rng.IntN(4))...)
+			hs := &pb.HardState{Term: new(term), Vote: new(cur.GetVote()), Commit: new(i + uint64(len(ents)))}
+			if err := ms.ApplySnapshot(snap); err != nil {
+				t.Fatal(err)
+			}
+			if err := ms.Append(ents); err != nil {
+				t.Fatal(err)
+			}
+			if err := ms.SetHardState(hs); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Save(hs, ents, snap, rng.IntN(2) == 0); err != nil {
+				t.Fatal(err)
 			}
 		}
 		compareStorages(t, ms, s, rng)
@@ -541,6 +621,7 @@ func TestStorageMatchesMemoryStorage(t *testing.T) {
 	if p, _ := s.PinStats(); p != 0 {
 		t.Fatalf("%d entries still pinned", p)
 	}
+	t.Logf("%d HardStates, %d crashes", hardStates, crashes)
 }
 
 func compareStorages(t *testing.T, ms *raft.MemoryStorage, s *Storage, rng interface{ IntN(int) int }) {
@@ -580,10 +661,13 @@ func compareStorages(t *testing.T, ms *raft.MemoryStorage, s *Storage, rng inter
 	if err != nil || !proto.Equal(a, b) {
 		t.Fatalf("Snapshot: memory %v, spool %v %v", a, b, err)
 	}
-	_, cs1, _ := ms.InitialState()
-	_, cs2, _ := s.InitialState()
+	hs1, cs1, _ := ms.InitialState()
+	hs2, cs2, _ := s.InitialState()
 	if !proto.Equal(cs1, cs2) {
 		t.Fatalf("ConfState: memory %v, spool %v", cs1, cs2)
+	}
+	if !proto.Equal(hs1, hs2) {
+		t.Fatalf("HardState: memory %v, spool %v", hs1, hs2)
 	}
 }
 
