@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Errors returned by the journal wrap one of them; compare
@@ -34,10 +35,22 @@ var (
 	ErrReleased = errors.New("journal: view used after release")
 	// ErrMetaFull reports that the caller's meta key/value area is full.
 	ErrMetaFull = errors.New("journal: meta area full")
-	// ErrNoSpace reports that a new segment could not be reserved because
-	// the disk is full. The journal stays readable and usable: appends
-	// succeed again once space is freed (TruncateFront reclaims it).
+	// ErrNoSpace reports that a new segment could not be created or
+	// reserved because the disk is full (ENOSPC), a quota is exhausted
+	// (EDQUOT) or the segment size exceeds a file-size limit (EFBIG:
+	// ulimit -f, or the file system's largest file); the cause is wrapped.
+	// The journal stays readable and usable: appends succeed again once
+	// space is freed (TruncateFront reclaims it) or the limit raised.
 	ErrNoSpace = errors.New("journal: no space to reserve a segment")
+	// ErrNotEmpty reports that Open was asked to create a journal in a
+	// directory that holds no journal but holds other files (a
+	// NotEmptyError lists some). Options.AllowNonEmpty permits it.
+	ErrNotEmpty = errors.New("journal: directory holds no journal and is not empty")
+	// ErrCreate reports that a new segment file could not be created (a
+	// permission denied, a read-only file system, too many open files).
+	// Nothing was published: the journal stays readable and usable, and
+	// the next append that needs a segment tries again.
+	ErrCreate = errors.New("journal: cannot create a segment file")
 	// ErrInvalidIndex reports an append or truncation index that would break
 	// contiguity.
 	ErrInvalidIndex = errors.New("journal: invalid index")
@@ -83,3 +96,17 @@ func sentinelOf(err error) error {
 	}
 	return ErrCorrupt
 }
+
+// NotEmptyError is returned by Open for a directory that holds no journal
+// but holds other files; it wraps ErrNotEmpty.
+type NotEmptyError struct {
+	Dir   string
+	Names []string // some of the unrelated names, sorted
+}
+
+func (e *NotEmptyError) Error() string {
+	return fmt.Sprintf("%v: %s holds %s (Options.AllowNonEmpty creates a journal beside them)", ErrNotEmpty, e.Dir, strings.Join(e.Names, ", "))
+}
+
+// Unwrap returns ErrNotEmpty.
+func (e *NotEmptyError) Unwrap() error { return ErrNotEmpty }

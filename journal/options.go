@@ -65,6 +65,15 @@ type Options struct {
 	// NoCreate makes Open fail with ErrNotFound instead of creating a
 	// journal in a missing or empty directory.
 	NoCreate bool
+	// AllowNonEmpty lets Open create a journal in a directory that holds
+	// other files. Without it Open refuses, with an error wrapping
+	// ErrNotEmpty, a directory that holds no journal (no META file, no
+	// segment) but holds anything besides LOCK, lost+found, hidden
+	// names (starting with ".") and the temporary files of an
+	// interrupted creation: a journal created there is most likely a
+	// mistyped path. A journal's own directory is never refused, whatever
+	// else it holds (an adapter's snapshots beside it, for one).
+	AllowNonEmpty bool
 
 	// spare says where the spare segment file (spare.go) is prepared.
 	// Tests on the crashable FS prepare it on the append path, so that

@@ -53,6 +53,9 @@ func (j *Journal) recover() error {
 		if j.opts.NoCreate {
 			return fmt.Errorf("%w: no journal in %s", ErrNotFound, j.dir)
 		}
+		if other := unrelatedNames(names); len(other) > 0 && !j.opts.AllowNonEmpty {
+			return &NotEmptyError{Dir: j.dir, Names: other}
+		}
 		if err := j.create(metaPath); err != nil {
 			return err
 		}
@@ -163,6 +166,41 @@ func (j *Journal) recover() error {
 	}
 	return nil
 }
+
+// unrelatedNames returns the names of a directory that holds no journal
+// (no META, no segment) that Open will not create a journal beside, sorted,
+// at most maxUnrelated of them. Tolerated, so that a directory prepared for
+// a journal still counts as empty:
+//
+//   - LOCK: Open creates it before it looks (and an Open that failed
+//     leaves it);
+//   - META.tmp and *.seg.tmp: an interrupted creation of this journal
+//     (recover removes them before it asks);
+//   - lost+found: a file system mounted at the journal directory has one;
+//   - names starting with ".": hidden files that tools and file systems
+//     put in any directory (.DS_Store, .snapshot, .nfsXXXX).
+//
+// Anything else, a file or a subdirectory, is someone else's: a journal
+// created beside it is almost certainly a mistyped path.
+func unrelatedNames(names []string) []string {
+	var out []string
+	for _, n := range names {
+		switch {
+		case n == "LOCK", n == "lost+found", strings.HasPrefix(n, "."),
+			n == metaName+tmpSuffix, strings.HasSuffix(n, ".seg"+tmpSuffix):
+			continue
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	if len(out) > maxUnrelated {
+		out = out[:maxUnrelated]
+	}
+	return out
+}
+
+// maxUnrelated bounds the names a NotEmptyError lists.
+const maxUnrelated = 5
 
 // create initialises a new journal: the meta file is written under a
 // temporary name, synced and renamed, so a crash leaves either no journal or

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -297,5 +299,63 @@ func TestCleanRecordNotTrustedIsDropped(t *testing.T) {
 	j.Close()
 	if names, _ := filepath.Glob(filepath.Join(dir, "*.seg")); len(names) != 2 {
 		t.Fatalf("%d segments, want 2", len(names))
+	}
+}
+
+// TestOpenRefusesUnrelatedDirectory checks that Open creates no journal in
+// a directory that holds someone else's files (a mistyped path), unless
+// Options.AllowNonEmpty says so; that what a directory prepared for a
+// journal may hold is tolerated; and that a journal's own directory opens
+// whatever else it holds.
+func TestOpenRefusesUnrelatedDirectory(t *testing.T) {
+	for _, tc := range []struct {
+		files, dirs []string
+		refused     []string // the names the error lists; nil: Open succeeds
+	}{
+		{files: []string{"notes.txt"}, refused: []string{"notes.txt"}},
+		{dirs: []string{"snapshots"}, refused: []string{"snapshots"}},
+		{files: []string{"b", "a", ".hidden"}, dirs: []string{"lost+found"}, refused: []string{"a", "b"}},
+		{files: []string{"LOCK", ".DS_Store", "META.tmp", "spare-1.seg.tmp"}, dirs: []string{"lost+found", ".snapshot"}},
+	} {
+		dir := t.TempDir()
+		for _, f := range tc.files {
+			if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, d := range tc.dirs {
+			if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		j, err := Open(dir, testOpts())
+		if tc.refused == nil {
+			if err != nil {
+				t.Fatalf("%v %v: %v", tc.files, tc.dirs, err)
+			}
+			j.Close()
+			continue
+		}
+		var ne *NotEmptyError
+		if !errors.Is(err, ErrNotEmpty) || !errors.As(err, &ne) || ne.Dir != dir || !slices.Equal(ne.Names, tc.refused) {
+			t.Fatalf("%v %v: Open = %v, want a NotEmptyError listing %v", tc.files, tc.dirs, err, tc.refused)
+		}
+		if _, err := os.Stat(filepath.Join(dir, metaName)); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("refused Open left a META file: %v", err)
+		}
+		o := testOpts()
+		o.AllowNonEmpty = true
+		j = mustOpen(t, dir, o)
+		if _, err := j.AppendBytes([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		j.Close()
+		// Now the directory holds a journal: it opens without the option,
+		// with the unrelated files still beside it.
+		j = mustOpen(t, dir, testOpts())
+		if j.LastIndex() != 1 {
+			t.Fatalf("last %d after reopen", j.LastIndex())
+		}
+		j.Close()
 	}
 }

@@ -33,13 +33,14 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 	// spare maker ahead of the roll, or here if no spare is ready.
 	spare := j.takeSpareLocked()
 	if spare == nil {
+		// Not fatal but for a failed sync: nothing was acknowledged into
+		// this segment, nor published (a full disk is ErrNoSpace, a
+		// file that cannot be created ErrCreate; the journal stays
+		// usable, and the next append tries again).
 		f, err := j.createFile(tmp)
 		if err != nil {
-			return nil, j.fail(err)
+			return nil, err
 		}
-		// Not fatal but for a failed sync: nothing was acknowledged into
-		// this segment (a full disk is ErrNoSpace; the journal stays
-		// usable).
 		if spare, err = j.prepareFile(f, tmp, j.opts.SegmentSize); err != nil {
 			return nil, err
 		}

@@ -95,7 +95,11 @@ func (j *Journal) spareMaker() {
 }
 
 // createFile creates the file of a new segment at path, replacing one left
-// there by an earlier, interrupted creation.
+// there by an earlier, interrupted creation. Its failure publishes nothing
+// (the file, if any, has a temporary name and holds nothing), so it is no
+// reason to fail the instance: a full disk or quota is ErrNoSpace, anything
+// else (a permission, a read-only file system, too many open files)
+// ErrCreate, and the next roll tries again, once the cause is fixed.
 func (j *Journal) createFile(path string) (mmapio.File, error) {
 	f, err := j.fs.Create(path)
 	if errors.Is(err, fs.ErrExist) {
@@ -104,9 +108,21 @@ func (j *Journal) createFile(path string) (mmapio.File, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
+		if noSpace(err) {
+			return nil, fmt.Errorf("%w: create %s: %w", ErrNoSpace, path, err)
+		}
+		return nil, fmt.Errorf("%w: create %s: %w", ErrCreate, path, err)
 	}
 	return f, nil
+}
+
+// noSpace reports an error that means the disk (or the caller's share of
+// it) is full: ENOSPC, EDQUOT, or EFBIG, a file-size limit (RLIMIT_FSIZE,
+// or the file system's largest file) below the segment size. The journal
+// handles all three alike: nothing was published, and appends work again
+// once there is room (smaller segments, in EFBIG's case).
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG)
 }
 
 // prepareFile makes f, just created at path, a segment file ready for a
@@ -124,7 +140,10 @@ func (j *Journal) prepareFile(f mmapio.File, path string, size int64) (*spareFil
 	}
 	if err := f.Allocate(size); err != nil {
 		// A full disk lands here, not as a SIGBUS later.
-		if errors.Is(err, syscall.ENOSPC) {
+		if errors.Is(err, syscall.EFBIG) {
+			return fail(fmt.Errorf("%w: %d bytes for %s exceed the file-size limit (EFBIG; see ulimit -f, or use smaller segments): %w", ErrNoSpace, size, path, err))
+		}
+		if noSpace(err) {
 			return fail(fmt.Errorf("%w: %d bytes for %s: %w", ErrNoSpace, size, path, err))
 		}
 		return fail(fmt.Errorf("journal: reserve %d bytes for %s: %w", size, path, err))

@@ -123,6 +123,12 @@ func (f *osFile) Allocate(size int64) error {
 		return err
 	}
 	if err := allocate(f.f, cur, size); err != nil {
+		if errors.Is(err, unix.EFBIG) {
+			// Says which limit: "file too large" alone reads like a
+			// property of the file, not the process's RLIMIT_FSIZE
+			// (ulimit -f) or the file system's maximum file size.
+			return fmt.Errorf("mmapio: allocate %s to %d bytes: over the file-size limit (EFBIG: ulimit -f or the file system's maximum): %w", f.f.Name(), size, err)
+		}
 		return fmt.Errorf("mmapio: allocate %s to %d bytes: %w", f.f.Name(), size, err)
 	}
 	return nil

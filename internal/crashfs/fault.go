@@ -22,7 +22,8 @@ const (
 	// ShortWrite makes a WriteAt write Fault.At bytes, then fail with
 	// io.ErrShortWrite.
 	ShortWrite
-	// AllocENOSPC fails an Allocate with ENOSPC.
+	// AllocENOSPC fails an Allocate with ENOSPC, or with Fault.Errno when
+	// it is set (EFBIG for a file-size limit, EDQUOT for a quota).
 	AllocENOSPC
 	// ReadEIO fails a ReadAt with EIO.
 	ReadEIO
@@ -31,6 +32,11 @@ const (
 	// instead of in its place, which keeps its old bytes. The sync
 	// reports success.
 	Misdirect
+	// CreateFail fails a Create with Fault.Errno (EACCES when it is
+	// zero), as a directory whose write permission was removed, a
+	// read-only file system or an exhausted inode table would; nothing is
+	// created.
+	CreateFail
 )
 
 // String names the fault kind.
@@ -50,6 +56,8 @@ func (k FaultKind) String() string {
 		return "read-eio"
 	case Misdirect:
 		return "misdirect"
+	case CreateFail:
+		return "create-fail"
 	}
 	return fmt.Sprintf("FaultKind(%d)", int(k))
 }
@@ -66,6 +74,9 @@ type Fault struct {
 	// At is where a WriteENOSPC or ShortWrite write stops, in bytes from
 	// the start of the write.
 	At int
+	// Errno is the error a CreateFail or AllocENOSPC fault returns
+	// instead of its default (EACCES, ENOSPC).
+	Errno syscall.Errno
 	// Shift is how far a Misdirect sector lands from its place; 0 means
 	// one page.
 	Shift int64
@@ -80,7 +91,16 @@ type armed struct {
 var (
 	errEIO    error = syscall.EIO
 	errENOSPC error = syscall.ENOSPC
+	errEACCES error = syscall.EACCES
 )
+
+// errnoOr returns the fault's Errno, or def when it has none.
+func (a *armed) errnoOr(def error) error {
+	if a.Errno != 0 {
+		return a.Errno
+	}
+	return def
+}
 
 func injected(op, name string, errno error) error {
 	return fmt.Errorf("%w: %s %s: %w", ErrInjected, op, name, errno)

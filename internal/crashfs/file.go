@@ -140,8 +140,8 @@ func (h *file) Allocate(size int64) error {
 	if err := f.begin("allocate", fmt.Sprintf("%s %d", h.name, size)); err != nil {
 		return err
 	}
-	if f.match(AllocENOSPC, h.name) != nil {
-		return injected("fallocate", h.name, errENOSPC)
+	if fl := f.match(AllocENOSPC, h.name); fl != nil {
+		return injected("fallocate", h.name, fl.errnoOr(errENOSPC))
 	}
 	if size <= h.ino.size {
 		return nil

@@ -221,6 +221,9 @@ func (f *FS) Create(name string) (mmapio.File, error) {
 	if _, ok := f.names[name]; ok {
 		return nil, &fs.PathError{Op: "create", Path: name, Err: fs.ErrExist}
 	}
+	if fl := f.match(CreateFail, name); fl != nil {
+		return nil, injected("create", name, fl.errnoOr(errEACCES))
+	}
 	ino, err := f.newInodeLocked()
 	if err != nil {
 		return nil, err
