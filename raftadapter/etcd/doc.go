@@ -49,6 +49,9 @@
 //	           kind: 1 compaction (entries from index+1 kept), 2 reset (a snapshot replaced the log)
 //	etcd/snap  snapshot         | uv version (=1) | uv index | uv term | uv data len | u64 xxh3 of data |
 //	                            | ConfState in protobuf encoding (the rest of the record)            |
+//	etcd/first first Save       | uv version (=1) |
+//	           in progress      (present from before a new Storage's first Save with entries and a
+//	                            HardState appends them until its HardState is recorded; see Open)
 //
 // A record of another version is refused with journal.ErrVersion, a
 // truncated or malformed one with journal.ErrCorrupt. Term(FirstIndex()-1)
@@ -83,18 +86,39 @@
 // conflicting suffix; entries equal in index and term are not rewritten),
 // syncs the journal once if rd.MustSync, then records rd.HardState: durably
 // (a meta sync) when its term or vote changed; when only the commit index
-// did, in memory until the next meta write (a term or vote change, a
-// snapshot, a compaction, Close), since raft needs only term, vote and
-// entries to be durable before messages go out and a restarted node learns
-// the commit index again from the leader. The recorded commit index is
-// held at or below the durable end of the log and at or above the latest
-// snapshot and the compaction point, so raft always accepts it at restart.
+// did, in memory until Sync, Close or the next meta write (a term or vote
+// change, a snapshot, a compaction). Raft needs only term, vote and entries
+// durable before messages go out (a commit-only Ready asks for no sync),
+// and recording every commit index would cost a second sync per Ready.
+//
+// The commit index is kept as raft gives it, held only within
+// [FirstIndex()-1, LastIndex()] (raft never gives one outside, and
+// InitialState returns it as MemoryStorage does). Installing a snapshot
+// raises it to the snapshot's index and never lowers a higher one (a
+// Ready's, whose entries follow the snapshot). Sync makes everything
+// written so far durable: the entries, then the commit index when it
+// changed since it was last recorded (one meta sync).
+//
+// What a crash leaves, a process's (SIGKILL) or the machine's: every entry
+// made durable (SaveReady with MustSync, Sync, Close), possibly a prefix of
+// the entries appended since; the HardState last recorded. A recorded
+// commit index may lie past the durable entries (a new term recorded while
+// entries appended without a sync were not yet durable; a snapshot's Ready
+// records its commit index before its entries); Open holds it to the log
+// the crash left, min(recorded, LastIndex()) and at least FirstIndex()-1,
+// so raft always accepts it: the entries up to there are the ones raft
+// committed, since raft never rewrites a committed entry. After any crash
+// that follows a Sync, the commit index is therefore at least the one
+// given before the Sync; a commit-only change not yet recorded by a Sync
+// or a meta write is lost (raft restarts from the older one and learns the
+// rest from the leader).
 //
 // In the steady state (entries, a new commit index) a Ready therefore costs
 // one sync, the journal's. A Ready that carries entries and also changes
 // the term or vote (after an election) costs two, the journal's and the
 // meta file's; one that installs a snapshot adds the snapshot file's and
-// the directory's.
+// the directory's. A new Storage's first Ready with entries (a bootstrap)
+// adds one meta sync for its etcd/first record.
 //
 // With Config.AsyncStorageWrites, the local append thread passes each
 // MsgStorageAppend to HandleStorageAppend and then delivers the responses it
@@ -169,6 +193,21 @@
 //	} else {
 //		n = raft.RestartNode(c)
 //	}
+//
+// An application that persists its applied index, to pass it as
+// Config.Applied instead of the snapshot's index, calls st.Sync() before it
+// persists one (once per batch its state machine persists: Sync costs a
+// meta sync only when the commit index moved): raft panics at restart if
+// Applied is past the recorded commit index, and a commit-only change is
+// recorded only by Sync, Close and the next meta write. It keeps the
+// ConfState at that index too (with CreateSnapshot, for example), since
+// raft does not hand out the entries at or below Applied again.
+//
+// Entries written with Append, with or without a HardState (MemoryStorage
+// style: Append then SetHardState), are kept across a reopen once durable
+// (after Sync). Only the entries of a first SaveReady a crash cut short
+// before its HardState was recorded are discarded by Open, so that the
+// node bootstraps again.
 //
 // The Ready loop:
 //
