@@ -18,6 +18,9 @@ const (
 	// (store.ViewReader) and group-committed appends
 	// (store.ConcurrentAppender).
 	SpoolNative = "spool-native"
+	// SpoolEtcd is spool's etcd-raft storage (raftadapter/etcd), driven
+	// one Ready at a time; it runs only the workloads that take a Ready.
+	SpoolEtcd = "spool-etcd"
 )
 
 // Default returns the registry of every column, in column order.
@@ -25,9 +28,10 @@ func Default() *store.Registry {
 	r := store.NewRegistry()
 
 	// spool's LogStore adapter, then its native journal API (zero-copy
-	// reads, group-committed appends).
+	// reads, group-committed appends), then its etcd-raft storage.
 	r.Register(spoolstore.Spec())
 	r.Register(spoolstore.NativeSpec())
+	r.Register(spoolstore.EtcdSpec())
 	r.Register(raftwal.Spec())
 	r.Register(boltdb.Spec())
 	r.Register(tidwall.Spec())

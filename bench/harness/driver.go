@@ -314,7 +314,7 @@ func describeStores(specs []store.Spec) []StoreInfo {
 		for _, c := range []struct {
 			c    store.Caps
 			name string
-		}{{store.CapLogStore, "logstore"}, {store.CapConcurrentAppend, "concurrent-append"}, {store.CapViewRead, "view-read"}} {
+		}{{store.CapLogStore, "logstore"}, {store.CapConcurrentAppend, "concurrent-append"}, {store.CapViewRead, "view-read"}, {store.CapReady, "ready"}} {
 			if s.Caps.Has(c.c) {
 				info.Caps = append(info.Caps, c.name)
 			}

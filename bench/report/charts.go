@@ -13,7 +13,7 @@ import (
 // strong colours of subjects.
 var (
 	peerPalette    = []string{"#4e79a7", "#59a14f", "#b07aa1", "#9c755f", "#76b7b2", "#edc948", "#bab0ac", "#ff9da7"}
-	subjectPalette = []string{"#e15759", "#f28e2b"}
+	subjectPalette = []string{"#e15759", "#f28e2b", "#8c1c13"}
 	machineColor   = "#555555"
 )
 

@@ -187,7 +187,12 @@ func seriesTables(w io.Writer, res *harness.Results, sum *Summary, name string) 
 			ws = append(ws, wl)
 		}
 	}
-	slices.SortFunc(ws, func(a, b workload.Workload) int { return a.SizeMiB - b.SizeMiB })
+	slices.SortFunc(ws, func(a, b workload.Workload) int {
+		if a.SizeMiB != b.SizeMiB {
+			return a.SizeMiB - b.SizeMiB
+		}
+		return a.Load - b.Load
+	})
 	fmt.Fprintf(w, "## %s\n\n%s Workloads: %s. The best peer's ratio is in parentheses where the figure has one.\n\n",
 		workload.SeriesTitle(name), workload.SeriesDescription(name), workloadNames(ws))
 	labels := map[string][]string{}
@@ -197,7 +202,7 @@ func seriesTables(w io.Writer, res *harness.Results, sum *Summary, name string) 
 		}
 		head := []string{m.Label}
 		for _, wl := range ws {
-			head = append(head, sizeLabel(wl.SizeMiB))
+			head = append(head, seriesLabel(wl))
 		}
 		fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
 		for _, s := range res.Stores {
@@ -233,6 +238,11 @@ func seriesTables(w io.Writer, res *harness.Results, sum *Summary, name string) 
 				fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
 			}
 		}
+		if m.Floor != "" {
+			if row, ok := floorRow(res, sum, ws, m.Floor); ok {
+				fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
+			}
+		}
 		fmt.Fprintln(w)
 	}
 	var notes []string
@@ -251,6 +261,38 @@ func seriesTables(w io.Writer, res *harness.Results, sum *Summary, name string) 
 	if len(notes) > 0 {
 		fmt.Fprintf(w, "Labels and failures: %s.\n\n", strings.Join(notes, "; "))
 	}
+}
+
+// seriesLabel heads a series table's column: the log size, or the load.
+func seriesLabel(wl workload.Workload) string {
+	if wl.Series == "loaded" {
+		return fmt.Sprintf("N=%d", wl.Load)
+	}
+	return sizeLabel(wl.SizeMiB)
+}
+
+// floorRow is the row of the floor figure key measured beside every
+// column: per workload, the median and range of every cell's floor
+// measurements pooled, since each cell measured the same floor.
+func floorRow(res *harness.Results, sum *Summary, ws []workload.Workload, key string) ([]string, bool) {
+	row := []string{"*floor: in-place write+fdatasync*"}
+	found := false
+	for _, wl := range ws {
+		var vs []float64
+		for _, s := range res.Stores {
+			if st, ok := sum.Stat(s.Name, wl.Name, key); ok {
+				vs = append(vs, st.Values...)
+			}
+		}
+		if len(vs) == 0 {
+			row = append(row, "")
+			continue
+		}
+		found = true
+		slices.Sort(vs)
+		row = append(row, statText(&Stat{Median: median(vs), Min: vs[0], Max: vs[len(vs)-1], N: len(vs), Values: vs}))
+	}
+	return row, found
 }
 
 func workloadNames(ws []workload.Workload) string {

@@ -167,3 +167,62 @@ func TestNum(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadedTargetsAndFloorRow checks the durable-latency-under-load
+// figures: one target per spool column and load, each the column's call
+// p50 against 1.3× the floor p50 measured in its own cells, and the series
+// tables with a column per load and a row pooling every cell's floor.
+func TestLoadedTargetsAndFloorRow(t *testing.T) {
+	stores := append([]harness.StoreInfo{
+		{Name: catalog.Spool, Kind: "subject"}, {Name: catalog.SpoolNative, Kind: "subject"},
+		{Name: catalog.SpoolEtcd, Kind: "subject"},
+	}, peers...)
+	res := fakeRun(stores, 1, func(store, wl, metric string, rep int) float64 {
+		switch {
+		case metric == "floor_p50_us" && store == "raft-boltdb":
+			return 300 // pooled floor: median of 100 ×6 and 300 is 100
+		case metric == "floor_p50_us":
+			return 100
+		case metric == "call_p50_us" && store == catalog.SpoolNative:
+			return 125 // ≤ 130: met
+		case metric == "call_p50_us" && store == catalog.Spool && wl == workload.LoadedName(8):
+			return 12000 // the collapse under load: missed
+		case metric == "call_p50_us":
+			return 131 // > 130: missed
+		}
+		return 10
+	})
+	sum := Summarize(res)
+	want := map[[2]string]string{}
+	for _, n := range workload.LoadLevels {
+		wl := workload.LoadedName(n)
+		want[[2]string{catalog.SpoolNative, wl}] = "met"
+		want[[2]string{catalog.Spool, wl}] = "MISSED"
+		want[[2]string{catalog.SpoolEtcd, wl}] = "MISSED"
+	}
+	for _, o := range Evaluate(Targets, res, sum) {
+		k := [2]string{o.Target.Column, o.Workload}
+		status, ok := want[k]
+		if !ok || o.Target.Metric != "call_p50_us" {
+			continue
+		}
+		delete(want, k)
+		if o.Status != status || o.Threshold == nil || *o.Threshold != 130 {
+			t.Errorf("%s: %s (threshold %v), want %s with threshold 130", o.Target.Text, o.Status, o.Threshold, status)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no loaded target for %v", want)
+	}
+	var md bytes.Buffer
+	Markdown(&md, res, sum, Evaluate(Targets, res, sum), nil)
+	for _, s := range []string{
+		"| call p50 µs | N=0 | N=2 | N=8 |",
+		"| *floor: in-place write+fdatasync* | 100 [100–300] | 100 [100–300] | 100 [100–300] |",
+		"| spool-etcd | 131",
+	} {
+		if !strings.Contains(md.String(), s) {
+			t.Errorf("markdown lacks %q", s)
+		}
+	}
+}

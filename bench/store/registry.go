@@ -14,15 +14,18 @@ type Registry struct {
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{} }
 
-// Register adds s. It panics when s has no name, no Open function or a name
-// already registered: registration happens at start-up from code, so these
+// Register adds s. It panics when s has no name, neither Open nor
+// OpenReady, CapReady without OpenReady (or the reverse), or a name already
+// registered: registration happens at start-up from code, so these
 // are programming errors.
 func (r *Registry) Register(s Spec) {
 	switch {
 	case s.Name == "":
 		panic("store: Register: spec without a name")
-	case s.Open == nil:
+	case s.Open == nil && s.OpenReady == nil:
 		panic(fmt.Sprintf("store: Register %q: spec without Open", s.Name))
+	case s.Caps.Has(CapReady) != (s.OpenReady != nil):
+		panic(fmt.Sprintf("store: Register %q: CapReady and OpenReady disagree", s.Name))
 	}
 	if _, dup := r.Lookup(s.Name); dup {
 		panic(fmt.Sprintf("store: Register %q: name already registered", s.Name))

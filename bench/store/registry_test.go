@@ -6,6 +6,8 @@ import (
 
 func openNothing(string) (Store, error) { return nil, nil }
 
+func openNoReady(string) (ReadyStore, error) { return nil, nil }
+
 func TestRegistryOrderAndLookup(t *testing.T) {
 	r := NewRegistry()
 	r.Register(Spec{Name: "b", Open: openNothing})
@@ -24,9 +26,11 @@ func TestRegistryOrderAndLookup(t *testing.T) {
 
 func TestRegisterRejectsBadSpecs(t *testing.T) {
 	for name, spec := range map[string]Spec{
-		"no name":   {Open: openNothing},
-		"no open":   {Name: "x"},
-		"duplicate": {Name: "dup", Open: openNothing},
+		"no name":                 {Open: openNothing},
+		"no open":                 {Name: "x"},
+		"duplicate":               {Name: "dup", Open: openNothing},
+		"ready without OpenReady": {Name: "r", Open: openNothing, Caps: CapReady},
+		"OpenReady without ready": {Name: "r", OpenReady: openNoReady},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := NewRegistry()

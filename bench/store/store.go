@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/hashicorp/raft"
+	etcdraft "go.etcd.io/raft/v3"
 )
 
 // Store is an open log store: a raft.LogStore that can be closed. Closing
@@ -40,6 +41,10 @@ const (
 	CapConcurrentAppend
 	// CapViewRead: the opened store implements ViewReader.
 	CapViewRead
+	// CapReady: the spec opens a ReadyStore (Spec.OpenReady), an etcd-raft
+	// storage persisted one Ready at a time. Such a column runs only the
+	// workloads that can drive a Ready instead of StoreLogs.
+	CapReady
 )
 
 // Has reports whether c includes every capability in want.
@@ -60,8 +65,12 @@ type Spec struct {
 	// LogStore contract onto the store, what it cannot do).
 	Notes []string
 	// Open creates the store in dir when dir holds none, and reopens it
-	// otherwise. dir exists and belongs to the store alone.
+	// otherwise. dir exists and belongs to the store alone. Nil for a
+	// column that is only a ReadyStore (CapReady without CapLogStore).
 	Open func(dir string) (Store, error)
+	// OpenReady opens the column as a ReadyStore, like Open; set exactly
+	// when Caps has CapReady.
+	OpenReady func(dir string) (ReadyStore, error)
 }
 
 // ConcurrentAppender is the native append path of a store that commits
@@ -78,4 +87,16 @@ type ViewReader interface {
 	// View calls fn with the bytes of the entry at index where they lie
 	// (no copy). p is valid only during the call; fn must not retain it.
 	View(index uint64, fn func(p []byte) error) error
+}
+
+// ReadyStore is an etcd-raft log storage driven the way an etcd-raft
+// application drives its storage: each Ready's HardState and entries are
+// persisted in one call before the Ready's messages are sent. It lets a
+// column that is not a raft.LogStore (spool's etcd adapter) run the
+// workloads whose unit of work is one durable batch.
+type ReadyStore interface {
+	// SaveReady persists rd.HardState and rd.Entries, and syncs them when
+	// rd.MustSync, before it returns.
+	SaveReady(rd etcdraft.Ready) error
+	io.Closer
 }

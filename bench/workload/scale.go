@@ -37,6 +37,12 @@ type Scale struct {
 	ReopenMiB int `json:"reopen_mib"`
 	// DeleteMiB: size of the log whose oldest half is deleted.
 	DeleteMiB int `json:"delete_mib"`
+	// LoadedCalls: timed durable calls of the loaded workloads (each
+	// followed by its floor write); LoadedBudget bounds the timed loop, so
+	// that a store whose latency collapses under load is measured on the
+	// calls it made.
+	LoadedCalls  int           `json:"loaded_calls"`
+	LoadedBudget time.Duration `json:"loaded_budget"`
 	// MachineSeqMiB, MachineSyncs, MemcpyMiB size the machine limits. The
 	// sequential write is as large as the 256 KiB × 4 workload's, which
 	// is compared with it.
@@ -63,6 +69,8 @@ var Quick = Scale{
 	OpenMiB:        []int{16, 32},
 	ReopenMiB:      32,
 	DeleteMiB:      8,
+	LoadedCalls:    20,
+	LoadedBudget:   250 * time.Millisecond,
 	MachineSeqMiB:  8,
 	MachineSyncs:   200,
 	MemcpyMiB:      16,
@@ -86,6 +94,8 @@ var Default = Scale{
 	OpenMiB:        []int{256, 500, 1024, 4096},
 	ReopenMiB:      500,
 	DeleteMiB:      256,
+	LoadedCalls:    500,
+	LoadedBudget:   5 * time.Second,
 	MachineSeqMiB:  256,
 	MachineSyncs:   2000,
 	MemcpyMiB:      64,
@@ -107,6 +117,8 @@ var Test = Scale{
 	OpenMiB:        []int{2},
 	ReopenMiB:      2,
 	DeleteMiB:      1,
+	LoadedCalls:    10,
+	LoadedBudget:   time.Second,
 	MachineSeqMiB:  4,
 	MachineSyncs:   20,
 	MemcpyMiB:      1,
@@ -135,6 +147,8 @@ func (s Scale) Validate() error {
 		return fmt.Errorf("scale %s: reopen size %d MiB is not one of the open sizes %v", s.Name, s.ReopenMiB, s.OpenMiB)
 	case s.Producers < 1 || s.GroupEntries < s.Producers:
 		return fmt.Errorf("scale %s: %d producers, %d entries", s.Name, s.Producers, s.GroupEntries)
+	case s.LoadedCalls < 1 || s.LoadedBudget <= 0:
+		return fmt.Errorf("scale %s: loaded calls %d, budget %v", s.Name, s.LoadedCalls, s.LoadedBudget)
 	}
 	return nil
 }

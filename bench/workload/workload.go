@@ -33,6 +33,10 @@ type Metric struct {
 	// Limit is the key of the machine figure this one is compared with
 	// ("× limit"), empty when there is none.
 	Limit string `json:"limit,omitempty"`
+	// Floor is the key of the floor figure measured in the same cells
+	// beside this one; the series tables add a row with the floor's
+	// median over every column's cells.
+	Floor string `json:"floor,omitempty"`
 	// Headline figures are shown in the markdown table; the others only in
 	// the JSON and the charts.
 	Headline bool `json:"headline,omitempty"`
@@ -78,6 +82,9 @@ type Workload struct {
 	Title string `json:"title"`
 	// Needs are the capabilities a column must have to run it.
 	Needs store.Caps `json:"needs"`
+	// NeedsAny, when set, are capabilities of which a column must have at
+	// least one: a workload that can drive either StoreLogs or a Ready.
+	NeedsAny store.Caps `json:"needs_any,omitempty"`
 	// Machine workloads run on the machine pseudo-column, not on stores.
 	Machine bool `json:"machine,omitempty"`
 	// Build workloads create a read-only log in Env.Dir that other
@@ -89,6 +96,9 @@ type Workload struct {
 	// SizeMiB is the size.
 	Series  string `json:"series,omitempty"`
 	SizeMiB int    `json:"size_mib,omitempty"`
+	// Load is the number of CPU-bound goroutines the workload runs beside
+	// the store (the "loaded" series, ordered by it).
+	Load int `json:"load,omitempty"`
 	// Metrics are the figures the workload reports, headline ones first.
 	Metrics []Metric `json:"metrics"`
 	// Run runs the workload once.
@@ -97,7 +107,7 @@ type Workload struct {
 
 // Supports reports whether w runs on spec.
 func (w Workload) Supports(spec store.Spec) bool {
-	return !w.Machine && spec.Caps.Has(w.Needs)
+	return !w.Machine && spec.Caps.Has(w.Needs) && (w.NeedsAny == 0 || spec.Caps&w.NeedsAny != 0)
 }
 
 // Metric returns the description of the figure key.
@@ -117,8 +127,8 @@ func OpenName(mib int) string { return fmt.Sprintf("open-%dMiB", mib) }
 func WriteName(mib int) string { return fmt.Sprintf("write-%dMiB", mib) }
 
 // List returns every workload of scale s in run order: the machine limits,
-// the append, group-commit, read, delete and native workloads, then the
-// write and open series by size.
+// the append, group-commit, read, delete and native workloads, the
+// durable appends under CPU load, then the write and open series by size.
 func List(s Scale) []Workload {
 	ws := []Workload{
 		machineWorkload(),
@@ -130,6 +140,9 @@ func List(s Scale) []Workload {
 		readRand(s),
 		deleteHalf(),
 		readView4K(),
+	}
+	for _, n := range LoadLevels {
+		ws = append(ws, loadedSeries(n))
 	}
 	sizes := append([]int{s.ReadMiB}, s.OpenMiB...)
 	seen := map[int]bool{}
@@ -162,6 +175,8 @@ func SeriesTitle(series string) string {
 		return "Reopen: open time and memory against log size"
 	case "write":
 		return "Writing the logs the read and open workloads use: bandwidth and memory against log size"
+	case "loaded":
+		return "Durable latency under CPU load: 32 entries of 100 B–1 KiB per durable call, N CPU-bound goroutines in the process"
 	}
 	return series
 }
@@ -173,6 +188,8 @@ func SeriesDescription(series string) string {
 		return "Each cell opens a log of 1 KiB entries, asks for the first and last index and reads the last entry, first with the log's pages evicted (cold; how, is in the labels) and then again warm. RSS is read right after the cold open; the peak is VmHWM reset just before it; idle is the process before the open."
 	case "write":
 		return "Each cell writes a log of 1 KiB entries in StoreLogs calls of 256 entries (durable), once per column; the read and open workloads then read it. Memory is read at the end of the writing."
+	case "loaded":
+		return "A Raft server is never idle: FSM apply, replication and clients compete with the leader loop for the Ps. Each cell starts N goroutines that hash a buffer in a tight loop (GOMAXPROCS unchanged), then times durable calls of 32 entries (100 B–1 KiB, varying): StoreLogs for raft.LogStore columns (etcd-wal's is wal.Save of the entries and a HardState), SaveReady of a Ready with the entries, a HardState and MustSync for spool-etcd. After each call the same cell writes the same number of bytes in place into a preallocated, already written file in the same directory and fdatasyncs it: the floor, under the same load at the same moment. × floor is the call p50 over the floor p50 of the same cell; the floor row pools every cell's floor."
 	}
 	return ""
 }
