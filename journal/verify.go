@@ -52,6 +52,14 @@ type Report struct {
 	Verdict Verdict
 	// Problem is the first finding of the verdict's kind; nil when clean.
 	Problem *Problem
+	// Problems lists every finding, corrupt and torn alike, in the order
+	// Verify made them, up to MaxProblems; MoreProblems counts those left
+	// out. Problem is one of them. When Open would fail, verification
+	// stops at that damage, except that the entries of the segments before
+	// it that are sealed on the disk are still read, so damage there is
+	// listed too.
+	Problems     []*Problem
+	MoreProblems int
 	// Opens tells whether Open would succeed. When it is false the index
 	// range and durability fields are zero.
 	Opens     bool
@@ -75,13 +83,20 @@ type Report struct {
 	// SegmentBytes is the size of the segment files Open would keep;
 	// PayloadBytes the payload bytes of the entries that were verified.
 	SegmentBytes, PayloadBytes int64
-	// BadEntries counts entries in [FirstIndex, LastIndex] whose read fails.
+	// BadEntries counts entries in [FirstIndex, LastIndex] whose read
+	// fails; when Open would fail, the unreadable entries found in the
+	// sealed segments before the damage that makes it fail.
 	BadEntries uint64
 	// Notes list what recovery would tidy without losing anything: files
 	// of interrupted creations, stale segments, a cut to re-apply, an
 	// invalid older meta slot.
 	Notes []string
 }
+
+// MaxProblems bounds Report.Problems: a journal damaged throughout (a
+// foreign file system's bytes, a zeroed region) would otherwise list one
+// problem per entry.
+const MaxProblems = 100
 
 // Entries returns the number of entries in the log Open would present.
 func (r *Report) Entries() uint64 {
@@ -250,24 +265,36 @@ func (v *verifier) corrupt(err error) {
 	if errors.Is(err, ErrVersion) && !errors.Is(err, ErrCorrupt) {
 		verdict = VerdictUnsupported
 	}
-	if v.rep.Verdict >= VerdictCorrupt {
-		return // the first one stands
-	}
 	p := &Problem{Path: v.rep.Dir, Offset: -1, Reason: err.Error(), Err: err}
 	var ce *CorruptError
 	if errors.As(err, &ce) {
 		p.Path, p.Offset, p.Index, p.Reason = ce.Path, ce.Offset, ce.Index, ce.Reason
+	}
+	v.list(p)
+	if v.rep.Verdict >= VerdictCorrupt {
+		return // the first one stands
 	}
 	v.rep.Verdict, v.rep.Problem = verdict, p
 }
 
 // torn records a tail that recovery would trim.
 func (v *verifier) torn(path string, off int64, idx uint64, format string, args ...any) {
+	p := &Problem{Path: path, Offset: off, Index: idx, Reason: fmt.Sprintf(format, args...)}
+	v.list(p)
 	if v.rep.Verdict != VerdictClean {
 		return
 	}
-	v.rep.Verdict = VerdictTornTail
-	v.rep.Problem = &Problem{Path: path, Offset: off, Index: idx, Reason: fmt.Sprintf(format, args...)}
+	v.rep.Verdict, v.rep.Problem = VerdictTornTail, p
+}
+
+// list adds a finding to Report.Problems, or counts it once the list is
+// full.
+func (v *verifier) list(p *Problem) {
+	if len(v.rep.Problems) < MaxProblems {
+		v.rep.Problems = append(v.rep.Problems, p)
+	} else {
+		v.rep.MoreProblems++
+	}
 }
 
 func (v *verifier) note(format string, args ...any) {
@@ -359,7 +386,10 @@ func (v *verifier) layOut(st metaState) error {
 	j.segs.Store(&segmentSet{segs: live}) // released by releaseAll
 	if failed, err := j.loadTail(live, st); err != nil {
 		rep.Segments[v.segs[failed]].State = SegmentDamaged
-		return v.stop(err)
+		if err := v.stop(err); err != nil {
+			return err
+		}
+		return v.readSealedBefore(live, slices.Index(live, failed), st)
 	}
 	for _, s := range live {
 		if s.loaded.Load() {
@@ -374,6 +404,92 @@ func (v *verifier) layOut(st metaState) error {
 		return v.stop(err)
 	}
 	return v.bound(st, segs)
+}
+
+// readSealedBefore reads, after damage at live[failed] that makes Open
+// fail, every entry of the segments before it up to the last one whose
+// trailer is valid on the disk: seals are synced in segment order, so
+// every earlier segment is sealed too, and its entries are part of the log
+// whatever recovery would decide about the damaged tail. Damage there is
+// listed as well, so one run reports all of it. Segments after the last
+// valid trailer are left unchecked: they may be an unsealed tail whose
+// extent only recovery could settle.
+func (v *verifier) readSealedBefore(live []*segment, failed int, st metaState) error {
+	k := -1
+	for i := failed - 1; i >= 0; i-- {
+		if v.sealedOnDisk(live[i]) {
+			k = i
+			break
+		}
+	}
+	if k < 0 {
+		return nil
+	}
+	// Entries starting in live[0..k]; the last of them may continue past
+	// live[k] (its trailer's open flag), into the damage: left out.
+	first := max(st.first, live[0].first)
+	last := live[k+1].first - 1
+	if v.openTrailer(live[k]) {
+		last--
+	}
+	if last < first || last+1 < last {
+		return nil
+	}
+	v.j.segs.Store(&segmentSet{segs: live[:k+1]})
+	v.j.first.Store(first)
+	v.j.last.Store(last)
+	bad := v.rep.BadEntries
+	if err := v.readAll(first, last); err != nil {
+		return err
+	}
+	for _, s := range live[:k+1] {
+		v.recordLoaded(s)
+	}
+	v.j.segs.Store(&segmentSet{segs: live})
+	if v.rep.BadEntries > bad {
+		v.note("%d entries before the damage that makes Open fail are unreadable too", v.rep.BadEntries-bad)
+	}
+	return nil
+}
+
+// sealedOnDisk reports whether s has a valid trailer of its own on the
+// disk, read with pread (s need not be loaded).
+func (v *verifier) sealedOnDisk(s *segment) bool {
+	t, ok := v.readTrailer(s)
+	return ok && t.firstStart == s.first
+}
+
+// openTrailer reports whether the trailer of s says its last entry
+// continues in the next segment.
+func (v *verifier) openTrailer(s *segment) bool {
+	t, ok := v.readTrailer(s)
+	return ok && t.flags&trailerFlagOpen != 0
+}
+
+func (v *verifier) readTrailer(s *segment) (segTrailer, bool) {
+	f, err := v.vfs.Open(s.path, false)
+	if err != nil {
+		return segTrailer{}, false
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil || size < headerSize+trailerSize {
+		return segTrailer{}, false
+	}
+	var hb [headerSize]byte
+	if n, _ := f.ReadAt(hb[:], 0); n < headerSize {
+		return segTrailer{}, false
+	}
+	h, err := decodeSegHeader(hb[:])
+	if err != nil || h.size > size {
+		return segTrailer{}, false
+	}
+	var tb [trailerSize]byte
+	if n, _ := f.ReadAt(tb[:], int64(h.size)-trailerSize); n < trailerSize {
+		return segTrailer{}, false
+	}
+	t, ok := decodeTrailer(tb[:])
+	return t, ok && t.journalID == v.j.id && t.segID == s.id
 }
 
 // settle is settleScanned without its writes: the log ends at the first

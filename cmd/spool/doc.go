@@ -5,10 +5,27 @@
 //	spool verify [-max-entry-size BYTES] DIR
 //	spool stat   [-max-entry-size BYTES] DIR
 //
+// Install it with
+//
+//	go install github.com/spoolhq/spool/cmd/spool@latest
+//
+// or, in a checkout, build it with
+//
+//	go build -o spool ./cmd/spool
+//
+// Scripts that act on the verdict must run the binary: `go run
+// ./cmd/spool verify DIR` reports any non-zero exit status of the program
+// as its own status 1 (it prints "exit status 4" on stderr), so 3, 4 and 5
+// cannot be told apart from a failure to verify. verify also prints its
+// exit status as its last line.
+//
 // verify checks both meta slots, every segment header and trailer, and
 // every chunk of every entry the journal holds (journal.Verify), and prints
-// the verdict and, unless the journal is clean, the first problem with its
-// file, byte offset and entry index. Its exit status tells the verdict:
+// the verdict and, unless the journal is clean, the problem that decides
+// it with its file, byte offset and entry index, then every other problem
+// found (up to journal.MaxProblems, with a count of the rest). When Open
+// would fail, verification stops at that damage but still reads the
+// sealed segments before it. Its exit status tells the verdict:
 //
 //	0  clean: Open would recover nothing and every entry reads back
 //	1  verification could not run: bad usage, no journal in DIR, an I/O error

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -8,8 +9,10 @@ import (
 	"github.com/spoolhq/spool/journal"
 )
 
-// printVerify writes verify's report: the verdict, the first problem
-// located by file, offset and index, and what recovery would tidy.
+// printVerify writes verify's report: the verdict, the problem that
+// decides it located by file, offset and index, every other problem found
+// (up to journal.MaxProblems), what recovery would tidy, and the exit
+// status, which `go run` would not pass on.
 func printVerify(w io.Writer, r *journal.Report) {
 	fmt.Fprintf(w, "%s: %s\n", r.Dir, r.Verdict)
 	if p := r.Problem; p != nil {
@@ -32,8 +35,36 @@ func printVerify(w io.Writer, r *journal.Report) {
 		}
 		fmt.Fprintln(w)
 	}
+	printOthers(w, r)
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	fmt.Fprintf(w, "exit status %d (%s)\n", verdictStatus(r.Verdict), r.Verdict)
+}
+
+// printOthers lists the problems besides r.Problem, each as "kind: file at
+// offset N (index I): reason".
+func printOthers(w io.Writer, r *journal.Report) {
+	total := len(r.Problems) + r.MoreProblems
+	if total <= 1 {
+		return
+	}
+	fmt.Fprintf(w, "%d problems in all; besides the one above:\n", total)
+	for _, p := range r.Problems {
+		if p == r.Problem {
+			continue
+		}
+		kind := journal.VerdictTornTail
+		if p.Err != nil {
+			kind = journal.VerdictCorrupt
+			if errors.Is(p.Err, journal.ErrVersion) && !errors.Is(p.Err, journal.ErrCorrupt) {
+				kind = journal.VerdictUnsupported
+			}
+		}
+		fmt.Fprintf(w, "  %s: %s\n", kind, p)
+	}
+	if r.MoreProblems > 0 {
+		fmt.Fprintf(w, "  and %d more (the first %d are listed)\n", r.MoreProblems, journal.MaxProblems)
 	}
 }
 
@@ -44,6 +75,9 @@ func printStat(w io.Writer, r *journal.Report) {
 	fmt.Fprintf(w, "verdict     %s\n", r.Verdict)
 	if r.Problem != nil {
 		fmt.Fprintf(w, "problem     %s\n", r.Problem)
+	}
+	if n := len(r.Problems) + r.MoreProblems; n > 1 {
+		fmt.Fprintf(w, "problems    %d in all (spool verify lists them)\n", n)
 	}
 	if r.Opens {
 		fmt.Fprintf(w, "entries     %s, %d payload bytes\n", indexRange(r), r.PayloadBytes)
