@@ -130,6 +130,11 @@ type testNode struct {
 
 	// What the store held when start opened it, before raft ran.
 	openFirst, openLast, openTerm uint64
+	// What the store held when stop shut raft down, before it was closed:
+	// read once nothing changes it any more (a running raft's snapshot
+	// loop compacts the log at moments of its own).
+	stopFirst, stopLast, stopTerm uint64
+	stopSnaps                     []*raft.SnapshotMeta
 }
 
 // countingTransport is an InmemTransport that counts the InstallSnapshot
@@ -164,15 +169,25 @@ func (c *testCluster) installsTo(n *testNode) int {
 	return c.installs[n.addr]
 }
 
-// Timeouts short enough for a quick test, long enough that a loaded
-// 2-core machine under the race detector does not lose leaders at random
-// (apply retries what a lost leadership fails anyway).
+// stallLimit bounds every wait of the raft tests for a condition (a
+// leader, convergence, an RPC counted): a failure guard against a hung
+// cluster, reset by progress where there is progress to see, far above
+// any pause a busy machine causes. Nothing is expected to happen within
+// it; the tests wait for events, not for time.
+const stallLimit = 2 * time.Minute
+
+// Timeouts of about a second: a loaded 2-core machine under the race
+// detector starves raft's goroutines for hundreds of milliseconds, and
+// shorter timeouts turn that into lost leaders and elections the tests do
+// not ask for (apply retries what a lost leadership fails, but a cluster
+// that changes leader all the time makes no progress). Elections the tests
+// cause wait out a timeout or two, a few seconds in all.
 func testRaftConfig(id raft.ServerID) *raft.Config {
 	c := raft.DefaultConfig()
 	c.LocalID = id
-	c.HeartbeatTimeout = 150 * time.Millisecond
-	c.ElectionTimeout = 150 * time.Millisecond
-	c.LeaderLeaseTimeout = 100 * time.Millisecond
+	c.HeartbeatTimeout = time.Second
+	c.ElectionTimeout = time.Second
+	c.LeaderLeaseTimeout = 500 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 	c.SnapshotThreshold = 1000
 	c.SnapshotInterval = 100 * time.Millisecond
@@ -220,7 +235,8 @@ func (c *testCluster) start(n *testNode, bootstrap *raft.Configuration) {
 }
 
 // stop cuts the node off from the others (from their point of view it
-// is dead from that moment) and shuts its raft down. With crash, the
+// is dead from that moment) and shuts its raft down, then records what its
+// store holds (stopFirst and the rest). With crash, the
 // store is not closed before its directory is copied: the node restarts
 // from the image a killed process leaves (what reached the page cache;
 // no clean-shutdown record, so recovery scans the tail). The copy is taken
@@ -233,6 +249,14 @@ func (c *testCluster) stop(n *testNode, crash bool) {
 	}
 	n.raft = nil
 	_ = n.trans.Close()
+	n.stopFirst, n.stopLast = firstLast(c.t, n.store)
+	var err error
+	if n.stopTerm, err = n.store.GetUint64([]byte("CurrentTerm")); err != nil {
+		c.t.Fatal(err)
+	}
+	if n.stopSnaps, err = n.store.Snapshots().List(); err != nil {
+		c.t.Fatal(err)
+	}
 	if crash {
 		img := c.t.TempDir()
 		copyDir(c.t, n.dir, img)
@@ -269,7 +293,7 @@ func (c *testCluster) shutdown() {
 
 func (c *testCluster) leader() *testNode {
 	c.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(stallLimit)
 	for time.Now().Before(deadline) {
 		for _, n := range c.nodes {
 			if n.raft != nil && n.raft.State() == raft.Leader {
@@ -285,20 +309,27 @@ func (c *testCluster) leader() *testNode {
 // apply applies commands [from, to) through the leader, many in flight
 // at once, and records which were acknowledged. Commands whose futures
 // fail (a leadership change) are submitted again through the new leader,
-// up to 10 rounds; such a command may end up applied twice, which the
-// FSM's bitmap absorbs.
+// for as long as rounds make progress (10 rounds in a row that acknowledge
+// nothing fail the test); such a command may end up applied twice, which
+// the FSM's bitmap absorbs.
 func (c *testCluster) apply(from, to uint64, acked map[uint64]bool) {
 	c.t.Helper()
 	ids := make([]uint64, 0, to-from)
 	for id := from; id < to; id++ {
 		ids = append(ids, id)
 	}
-	for round := 0; len(ids) > 0; round++ {
-		if round == 10 {
-			c.t.Fatalf("%d commands still not acknowledged after %d rounds", len(ids), round)
+	for idle := 0; len(ids) > 0; {
+		if idle == 10 {
+			c.t.Fatalf("%d commands still not acknowledged after %d rounds that acknowledged none", len(ids), idle)
 		}
+		before := len(ids)
 		var err error
 		ids, err = applyIDs(c.leader(), ids, acked)
+		if len(ids) == before {
+			idle++
+		} else {
+			idle = 0
+		}
 		if len(ids) > 0 {
 			c.t.Logf("%d commands to resubmit after: %v", len(ids), err)
 		}
@@ -348,26 +379,29 @@ func applyVia(l *testNode, from, to uint64, acked map[uint64]bool) error {
 }
 
 // waitConverged waits until every running node's FSM equals the leader's
-// after a barrier, and returns that state.
+// after a barrier, and returns that state. A node is given stallLimit
+// from its last progress (a command applied or a snapshot restored), not
+// from the start of the wait.
 func (c *testCluster) waitConverged() fsmState {
 	c.t.Helper()
 	var l *testNode
 	for try := 0; ; try++ {
 		l = c.leader()
-		err := l.raft.Barrier(10 * time.Second).Error()
+		err := l.raft.Barrier(stallLimit).Error()
 		if err == nil {
 			break
 		}
-		if try == 5 {
+		if try == 10 {
 			c.t.Fatalf("barrier: %v", err)
 		}
 	}
 	want := l.fsm.state()
-	deadline := time.Now().Add(20 * time.Second)
 	for _, n := range c.nodes {
 		if n.raft == nil {
 			continue
 		}
+		var seen fsmState
+		deadline := time.Now().Add(stallLimit)
 		for {
 			st := n.fsm.state()
 			if st.count == want.count && st.digest == want.digest {
@@ -376,13 +410,28 @@ func (c *testCluster) waitConverged() fsmState {
 				}
 				break
 			}
+			if st.count != seen.count || st.digest != seen.digest {
+				seen, deadline = st, time.Now().Add(stallLimit)
+			}
 			if time.Now().After(deadline) {
-				c.t.Fatalf("node %s: %d commands applied (digest %x), leader %s: %d (%x)", n.id, st.count, st.digest, l.id, want.count, want.digest)
+				c.t.Fatalf("node %s: %d commands applied (digest %x) and no progress for %v, leader %s: %d (%x)",
+					n.id, st.count, st.digest, stallLimit, l.id, want.count, want.digest)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	return want
+}
+
+// waitFor polls cond until it holds; after stallLimit it fails the test
+// with what.
+func (c *testCluster) waitFor(what string, cond func() bool) {
+	c.t.Helper()
+	for deadline := time.Now().Add(stallLimit); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s: not after %v", what, stallLimit)
+		}
+	}
 }
 
 func firstLast(t testing.TB, s *Store) (uint64, uint64) {
@@ -434,7 +483,9 @@ func TestCluster(t *testing.T) {
 	c.waitConverged()
 	phase("2500 commands applied on 3 nodes")
 
-	// 2. A follower stops and falls behind the leader's compaction point.
+	// 2. A follower stops and falls behind the compaction point of every
+	// running node (whichever leads when it returns must send it a
+	// snapshot). What it holds is read once it has stopped.
 	l := c.leader()
 	var lag *testNode
 	for _, n := range c.nodes {
@@ -443,20 +494,34 @@ func TestCluster(t *testing.T) {
 			break
 		}
 	}
-	lagFirst, lagLast := firstLast(t, lag.store)
-	lagTerm, _ := lag.store.GetUint64([]byte("CurrentTerm"))
 	c.stop(lag, false)
+	lagFirst, lagLast, lagTerm := lag.stopFirst, lag.stopLast, lag.stopTerm
 	phase("stopped follower %s with log [%d, %d]", lag.id, lagFirst, lagLast)
 	applyN(3000)
+	// Every running node applies everything before it snapshots, so each
+	// snapshot (and the compaction after it, TrailingLogs behind the last
+	// entry) is past the stopped follower's log.
+	c.waitConverged()
 	l = c.leader()
-	if err := l.raft.Snapshot().Error(); err != nil {
-		t.Fatalf("leader snapshot: %v", err)
+	var lFirst, lLast uint64
+	for _, n := range c.nodes {
+		if n.raft == nil {
+			continue
+		}
+		// ErrNothingNewToSnapshot: the node's own snapshot loop just
+		// took one at its last applied index and compacted after it.
+		if err := n.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+			t.Fatalf("node %s snapshot: %v", n.id, err)
+		}
+		first, last := firstLast(t, n.store)
+		if first <= lagLast+1 {
+			t.Fatalf("node %s log [%d, %d] not compacted past the stopped follower's %d", n.id, first, last, lagLast)
+		}
+		if n == l {
+			lFirst, lLast = first, last
+		}
 	}
-	lFirst, lLast := firstLast(t, l.store)
-	if lFirst <= lagLast+1 {
-		t.Fatalf("leader %s log [%d, %d] not compacted past the stopped follower's %d", l.id, lFirst, lLast, lagLast)
-	}
-	phase("3000 more; leader %s snapshot, log compacted to [%d, %d]", l.id, lFirst, lLast)
+	phase("3000 more; every running node snapshot, leader %s log compacted to [%d, %d]", l.id, lFirst, lLast)
 
 	// 3. The follower restarts from disk and catches up by snapshot: the
 	// entries it lacks are gone from every log, so AppendEntries cannot
@@ -471,6 +536,12 @@ func TestCluster(t *testing.T) {
 	lag.fsm.mu.Unlock()
 	applyN(1500)
 	c.waitConverged()
+	// The follower answers an InstallSnapshot only once it has restored the
+	// snapshot and removed its old log (raft's installSnapshot), and the
+	// leader counts the RPC when the answer comes back, which can be well
+	// after the follower's FSM has converged: what the follower holds is
+	// read after the count, not after convergence.
+	c.waitFor(fmt.Sprintf("the leader's InstallSnapshot to %s answered", lag.id), func() bool { return c.installsTo(lag) > 0 })
 	lag.fsm.mu.Lock()
 	restores := lag.fsm.restores
 	lag.fsm.mu.Unlock()
@@ -479,15 +550,9 @@ func TestCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	newFirst, _ := firstLast(t, lag.store)
-	// The leader counts an InstallSnapshot once the RPC returns to it,
-	// which can be after the follower has restored the snapshot and
-	// converged: wait for the count rather than race it.
-	for deadline := time.Now().Add(10 * time.Second); c.installsTo(lag) == 0 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
 	// Its log now starts past the gap, or is empty (the snapshot it
 	// installed covered everything the leader had).
-	if c.installsTo(lag) == 0 || restores <= startupRestores || len(snaps) == 0 || snaps[0].Index <= lagLast || (newFirst != 0 && newFirst <= lagLast+1) {
+	if restores <= startupRestores || len(snaps) == 0 || snaps[0].Index <= lagLast || (newFirst != 0 && newFirst <= lagLast+1) {
 		t.Fatalf("follower %s did not catch up by snapshot: %d InstallSnapshot RPCs to it, restores %d (%d at startup), snapshots %v, log first %d, stopped at %d",
 			lag.id, c.installsTo(lag), restores, startupRestores, snaps, newFirst, lagLast)
 	}
@@ -510,28 +575,24 @@ func TestCluster(t *testing.T) {
 	go func() { done <- applyVia(old, next, next+2000, inflight) }()
 	var killErr error
 	finished := false
-	deadline := time.Now().Add(20 * time.Second)
-	for !finished && old.fsm.state().count < before+300 {
+	c.waitFor(fmt.Sprintf("leader %s applying 300 of the in-flight commands", old.id), func() bool {
 		select {
 		case killErr = <-done: // finished (or lost leadership) first
 			finished = true
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("leader applied no commands")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return finished || old.fsm.state().count >= before+300
+	})
 	c.isolate(old)
 	if !finished {
 		select {
 		case killErr = <-done:
-		case <-time.After(60 * time.Second):
+		case <-time.After(stallLimit):
 			t.Fatal("the isolated leader's futures were never answered")
 		}
 	}
-	_, oldLast := firstLast(t, old.store)
 	c.stop(old, true)
+	oldLast := old.stopLast
 	for id := range inflight {
 		acked[id] = true
 	}
@@ -553,11 +614,19 @@ func TestCluster(t *testing.T) {
 	final := c.waitConverged()
 	phase("%s restarted from a crash image (log [%d, %d]) and rejoined; %d commands in all", old.id, old.openFirst, old.openLast, next)
 
+	// Every node is stopped before its state is read: nothing moves any
+	// more (no snapshot loop compacting, no restore in progress).
+	for _, n := range c.nodes {
+		c.stop(n, false)
+	}
 	if next < 10_000 || final.count < uint64(len(acked)) {
 		t.Fatalf("%d commands issued, %d acknowledged, %d applied", next, len(acked), final.count)
 	}
 	for _, n := range c.nodes {
 		st := n.fsm.state()
+		if st.count != final.count || st.digest != final.digest {
+			t.Fatalf("node %s stopped with %d commands applied (digest %x), converged on %d (%x)", n.id, st.count, st.digest, final.count, final.digest)
+		}
 		for id := range acked {
 			if !n.fsm.has(id) {
 				t.Fatalf("node %s lost acknowledged command %d", n.id, id)
@@ -571,25 +640,19 @@ func TestCluster(t *testing.T) {
 				t.Fatalf("node %s applied command %d, never submitted", n.id, id)
 			}
 		}
-		f, last := firstLast(t, n.store)
-		snaps, err := n.store.Snapshots().List()
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, last, snaps := n.stopFirst, n.stopLast, n.stopSnaps
 		// Compacted, or emptied by a snapshot installation that covered
 		// the whole log.
 		if len(snaps) == 0 || (f <= 1 && !(f == 0 && snaps[0].Index >= lLast)) {
 			t.Errorf("node %s: log [%d, %d] never compacted (snapshots %v)", n.id, f, last, snaps)
 			continue
 		}
-		n.fsm.mu.Lock() // raft may still be restoring on its FSM goroutine
+		n.fsm.mu.Lock()
 		restores := n.fsm.restores
 		n.fsm.mu.Unlock()
 		t.Logf("node %s: log [%d, %d], newest snapshot at %d, %d restores", n.id, f, last, snaps[0].Index, restores)
 	}
-	if el := time.Since(start); el > 60*time.Second {
-		t.Errorf("cluster test took %v", el)
-	}
+	phase("done")
 }
 
 // TestRaftFallsBackToOlderSnapshot: with the newest snapshot corrupt, a

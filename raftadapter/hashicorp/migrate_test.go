@@ -190,7 +190,7 @@ func TestMigrateThenRaft(t *testing.T) {
 			}
 			_ = trans.Close()
 		}()
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(stallLimit)
 		for r.State() != raft.Leader {
 			if time.Now().After(deadline) {
 				t.Fatal("no leader")
@@ -209,7 +209,7 @@ func TestMigrateThenRaft(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := r.Barrier(10 * time.Second).Error(); err != nil {
+		if err := r.Barrier(stallLimit).Error(); err != nil {
 			t.Fatal(err)
 		}
 		return fsm
