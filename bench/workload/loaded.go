@@ -29,8 +29,9 @@ const (
 	loadedMinSize = 100
 	loadedMaxSize = 1024
 	// floorFileSize is the preallocated floor file the floor writes cycle
-	// through, in place.
-	floorFileSize = 16 << 20
+	// through, in place: 128 of the largest calls before it wraps, small
+	// enough that preparing it costs a cell little.
+	floorFileSize = 4 << 20
 )
 
 // loadedSize is the data size of entry index, spread over
