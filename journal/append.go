@@ -285,16 +285,9 @@ func (j *Journal) AppendBytes(p []byte) (uint64, error) {
 }
 
 func (j *Journal) appendOne(fn func(*stream.Writer) error, p []byte, hint int64) (uint64, error) {
-	counted := j.opts.Sync == SyncEach
-	if counted {
-		j.appending.Add(1)
-	}
 	j.mu.Lock()
 	idx, err := j.appendOneLocked(fn, p, hint)
 	j.mu.Unlock()
-	if counted {
-		j.appending.Add(-1)
-	}
 	if err != nil {
 		return 0, err
 	}

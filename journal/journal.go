@@ -40,7 +40,6 @@ type Journal struct {
 	failed  atomic.Pointer[error] // sticky write/sync failure
 
 	liveSegments atomic.Int64 // mapped segments, including released-but-pinned
-	appending    atomic.Int32 // SyncEach appenders between entry and publication
 
 	// Sync rounds msync the active segment outside the writer lock, so
 	// an append can write into the last page a round is writing back,
@@ -62,6 +61,14 @@ type Journal struct {
 	// rolls): a sync round that overlaps one must not raise the watermark,
 	// because the indexes it synced may have been reused by new entries.
 	cuts uint64
+
+	// sealOrder is held by whoever writes deferred seals, so that they
+	// reach the disk in segment order: a sync round writes the seals it
+	// took outside the writer lock, and a truncation or Close that
+	// flushes later seals meanwhile must wait for it (a later trailer on
+	// disk before an earlier one leaves, after a crash, an unsealed
+	// segment between sealed ones). Lock order: mu, then sealOrder.
+	sealOrder sync.Mutex
 
 	syncMu      sync.Mutex // guards the sync round below
 	syncRunning bool

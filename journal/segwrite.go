@@ -137,6 +137,9 @@ func (s *segment) writeTrailer(count uint32, end int64, open, durable bool) erro
 	s.deferred = nil
 	t.encode(s.data[s.trailerOff():])
 	s.sealMu.Unlock()
+	if testHookSeal != nil {
+		testHookSeal(s, true)
+	}
 	if err := s.mm.Sync(0, int(s.size)); err != nil {
 		return s.j.fail(fmt.Errorf("seal %s: %w", s.path, err))
 	}
@@ -144,12 +147,21 @@ func (s *segment) writeTrailer(count uint32, end int64, open, durable bool) erro
 	return nil
 }
 
+// testHookSeal, set only by tests before Open and cleared after Close, is
+// called as seals are written: with trailer false after a deferred seal's
+// data is synced and before its trailer is written, with trailer true
+// after a trailer is written into the mapping (seal_order_test.go).
+var testHookSeal func(s *segment, trailer bool)
+
 // flushSealsLocked makes every pending seal durable, in segment order. It
 // runs under the writer lock (truncations, Close); sync rounds take the
-// list instead and sync outside the lock.
+// list instead and sync outside the lock, and a round still writing
+// earlier seals finishes first (sealOrder).
 func (j *Journal) flushSealsLocked() error {
 	pending := j.pendingSeals
 	j.pendingSeals = nil
+	j.sealOrder.Lock()
+	defer j.sealOrder.Unlock()
 	return j.syncSeals(pending)
 }
 
@@ -178,6 +190,9 @@ func (s *segment) syncDeferredSeal() error {
 	if err := s.mm.Sync(0, int(s.size)); err != nil {
 		return err
 	}
+	if testHookSeal != nil {
+		testHookSeal(s, false)
+	}
 	s.sealMu.Lock()
 	t := s.deferred
 	if t != nil {
@@ -187,6 +202,9 @@ func (s *segment) syncDeferredSeal() error {
 	s.sealMu.Unlock()
 	if t == nil {
 		return nil
+	}
+	if testHookSeal != nil {
+		testHookSeal(s, true)
 	}
 	return s.mm.Sync(int(s.trailerOff()), trailerSize)
 }

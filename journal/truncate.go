@@ -265,7 +265,12 @@ func (j *Journal) prepareCutLocked(c *segment, off int64) error {
 		s.unpin()
 	}
 	j.pendingSeals = nil
-	if err := j.syncSeals(keep); err != nil {
+	// A sync round may still be writing earlier seals outside the writer
+	// lock; these and the cut's own trailer come after them (sealOrder).
+	j.sealOrder.Lock()
+	err := j.syncSeals(keep)
+	j.sealOrder.Unlock()
+	if err != nil {
 		return err
 	}
 	if c != nil {
