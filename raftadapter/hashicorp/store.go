@@ -40,7 +40,13 @@ const (
 const (
 	keyFormat       = "hc/v"  // uvarint store format version
 	keyStablePrefix = "hc/s/" // StableStore keys
-	storeVersion    = 1
+	// storeVersion is the newest store format this build reads: 1 keeps
+	// every StableStore key in the meta store, 2 may keep some in the
+	// stable file. A store is created at 1 and moves to 2 when the stable
+	// file is first created, so an older build, which would not see the
+	// keys in it, refuses the store (journal.ErrVersion) from then on.
+	storeVersion      = 2
+	storeVersionFirst = 1
 
 	// MaxStableKeySize is the longest StableStore key the Store accepts.
 	MaxStableKeySize = 255 - len(keyStablePrefix)
@@ -97,6 +103,18 @@ type Options struct {
 	// Logger receives the snapshot store's warnings (a corrupt snapshot
 	// set aside, say); nil discards them.
 	Logger hclog.Logger
+	// MaxStableValueSize bounds one StableStore value, 1 byte to 1 GiB;
+	// 0 means DefaultMaxStableValueSize (1 MiB). A longer value is
+	// refused with a *StableLimitError wrapping ErrStableValueTooLarge.
+	MaxStableValueSize int
+	// MaxStableSize bounds the StableStore keys kept in the stable file
+	// (every key but raft's own): the sum of their key and value lengths
+	// plus StableRecordOverhead each, rounded up to 8 bytes; 0 means
+	// DefaultMaxStableSize (64 MiB). A Set past it is refused with a
+	// *StableLimitError wrapping ErrStableFull. The file on disk is at
+	// most about twice as large (dead records are compacted away once
+	// they outweigh live ones).
+	MaxStableSize int64
 }
 
 // Store is a raft.LogStore (monotonic, commit-tracking) and raft.StableStore
@@ -121,6 +139,9 @@ type Store struct {
 	staged atomic.Uint64 // commit index staged for the next StoreLogs
 	closed atomic.Bool
 
+	stable *stableFile // StableStore keys outside the meta store
+	format uint64      // store format version recorded in the meta store
+
 	snaps *SnapshotStore
 }
 
@@ -141,6 +162,18 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if o.SnapshotRetain < 0 {
 		return nil, fmt.Errorf("%w: SnapshotRetain %d < 0", ErrInvalidArgument, o.SnapshotRetain)
 	}
+	if o.MaxStableValueSize == 0 {
+		o.MaxStableValueSize = DefaultMaxStableValueSize
+	}
+	if o.MaxStableValueSize < 0 || o.MaxStableValueSize > maxRecValue {
+		return nil, fmt.Errorf("%w: MaxStableValueSize %d not in [1, %d]", ErrInvalidArgument, o.MaxStableValueSize, maxRecValue)
+	}
+	if o.MaxStableSize == 0 {
+		o.MaxStableSize = DefaultMaxStableSize
+	}
+	if o.MaxStableSize < 0 {
+		return nil, fmt.Errorf("%w: MaxStableSize %d < 0", ErrInvalidArgument, o.MaxStableSize)
+	}
 	j, err := journal.Open(dir, &journal.Options{
 		FS:           o.FS,
 		SegmentSize:  o.SegmentSize,
@@ -157,8 +190,13 @@ func Open(dir string, opts *Options) (*Store, error) {
 		_ = j.Close()
 		return nil, err
 	}
+	if err := s.openStable(); err != nil {
+		_ = j.Close()
+		return nil, err
+	}
 	s.snaps, err = newSnapshotStore(filepath.Join(dir, SnapshotDirName), o.SnapshotRetain, o.Logger)
 	if err != nil {
+		_ = s.stable.close()
 		_ = j.Close()
 		return nil, err
 	}
@@ -177,12 +215,14 @@ func (s *Store) checkFormat() error {
 		case ver > storeVersion:
 			return fmt.Errorf("hashicorp: %s: %w: store format %d, this build reads up to %d", s.dir, journal.ErrVersion, ver, storeVersion)
 		}
+		s.format = ver
 		return nil
 	}
 	if s.j.LastIndex() >= s.j.FirstIndex() || s.j.FirstIndex() != 1 {
 		return fmt.Errorf("%w: %s has log entries but no format record", ErrForeignJournal, s.dir)
 	}
-	return s.j.SetMeta(keyFormat, binary.AppendUvarint(nil, storeVersion))
+	s.format = storeVersionFirst
+	return s.j.SetMeta(keyFormat, binary.AppendUvarint(nil, storeVersionFirst))
 }
 
 // Close closes the log (recording a clean shutdown, so that the next Open
@@ -191,7 +231,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	return s.j.Close()
+	return errors.Join(s.stable.close(), s.j.Close())
 }
 
 // Dir returns the store's directory.
@@ -429,11 +469,19 @@ func (s *Store) GetCommitIndex() (uint64, error) {
 }
 
 // Set implements raft.StableStore. The key and value are durable when Set
-// returns. Keys are 1 to MaxStableKeySize bytes; all keys and values
-// together must fit in the journal's meta store (journal.MaxMetaSize,
-// about 3.9 KiB, less a few bytes the Store uses), which is ample for
-// raft's three keys; beyond it Set returns an error wrapping
-// journal.ErrMetaFull. A nil value is stored as an empty one.
+// returns, and a crash before then leaves the old value or the new one.
+// Keys are 1 to MaxStableKeySize bytes, values up to
+// Options.MaxStableValueSize (1 MiB by default); a nil value is stored as
+// an empty one.
+//
+// raft's own keys (CurrentTerm, LastVoteTerm, LastVoteCand) are kept in the
+// journal's meta store: one meta write and sync, as before there was a
+// stable file. Every other key, and a raft key with a value over 1 KiB,
+// goes to the stable file (see the package doc): one write and one
+// fdatasync, except when the Set rewrites the file (dead records
+// outweighing live ones, and the very first Set of such a key), which
+// adds a directory fsync. Past Options.MaxStableSize, Set returns a
+// *StableLimitError wrapping ErrStableFull.
 func (s *Store) Set(key, val []byte) error {
 	k, err := stableKey(key)
 	if err != nil {
@@ -445,26 +493,46 @@ func (s *Store) Set(key, val []byte) error {
 	if s.closed.Load() {
 		return journal.ErrClosed
 	}
-	return s.j.SetMeta(k, val)
+	if len(val) > s.opts.MaxStableValueSize {
+		return &StableLimitError{Key: string(key), Size: int64(len(val)), Limit: int64(s.opts.MaxStableValueSize), Err: ErrStableValueTooLarge}
+	}
+	if isRaftKey(key) {
+		return s.setRaftKey(k, key, val)
+	}
+	return s.setFileKey(k, key, val)
 }
 
 // Get implements raft.StableStore. It returns a copy of the value, or
 // (nil, nil) for a key never set: the raft-wal convention, which raft
 // treats as "not found" (raft-boltdb returns an error reading "not found"
-// instead; raft accepts both).
+// instead; raft accepts both). A value read from the stable file is
+// checked against its checksum; damage is an error wrapping
+// journal.ErrCorrupt.
 func (s *Store) Get(key []byte) ([]byte, error) {
-	k, err := stableKey(key)
-	if err != nil {
+	if len(key) == 0 || len(key) > MaxStableKeySize {
+		_, err := stableKey(key)
 		return nil, err
 	}
 	if s.closed.Load() {
 		return nil, journal.ErrClosed
 	}
-	v, ok := s.j.Meta(k)
-	if !ok {
-		return nil, nil
+	if isRaftKey(key) {
+		// The meta store's copy wins (see setRaftKey).
+		if v, ok := s.j.Meta(keyStablePrefix + string(key)); ok {
+			return v, nil
+		}
+		v, _, err := s.stable.get(key)
+		return v, err
 	}
-	return v, nil
+	v, ok, err := s.stable.get(key)
+	if ok || err != nil {
+		return v, err
+	}
+	// A copy an older version kept in the meta store.
+	if v, ok := s.j.Meta(keyStablePrefix + string(key)); ok {
+		return v, nil
+	}
+	return nil, nil
 }
 
 // SetUint64 implements raft.StableStore: val is stored as 8 bytes, little

@@ -460,9 +460,13 @@ func TestStableLimits(t *testing.T) {
 	if err := s.Set(bytes.Repeat([]byte("k"), MaxStableKeySize), []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Set([]byte("big"), make([]byte, journal.MaxMetaSize))
-	if !errors.Is(err, journal.ErrMetaFull) {
-		t.Fatalf("oversized value: %v, want journal.ErrMetaFull", err)
+	// More than the journal's meta store could hold: the stable file's.
+	if err := s.Set([]byte("big"), make([]byte, journal.MaxMetaSize)); err != nil {
+		t.Fatalf("value of journal.MaxMetaSize bytes: %v", err)
+	}
+	err := s.Set([]byte("huge"), make([]byte, DefaultMaxStableValueSize+1))
+	if !errors.Is(err, ErrStableValueTooLarge) {
+		t.Fatalf("oversized value: %v, want ErrStableValueTooLarge", err)
 	}
 	// A realistic LastVoteCand (a server address) fits many times over.
 	for i := range 10 {
