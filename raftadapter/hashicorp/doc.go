@@ -18,7 +18,10 @@
 //	                                the log, and in the journal's
 //	                                crash-safe meta store the key "hc/v"
 //	                                (this store's format version, a
-//	                                uvarint, 1) and the StableStore keys
+//	                                uvarint: 1, or 2 once DIR/STABLE
+//	                                exists) and raft's StableStore keys
+//	DIR/STABLE                      every other StableStore key
+//	DIR/STABLE.tmp                  a rewrite of it (removed at Open)
 //	DIR/snapshots/<id>.snap         published snapshots
 //	DIR/snapshots/<id>.snap.tmp     a snapshot being written (removed at Open)
 //	DIR/snapshots/<id>.snap.corrupt a snapshot found corrupt, set aside
@@ -83,14 +86,68 @@
 //
 // # Stable store
 //
-// Set, Get, SetUint64 and GetUint64 use the journal's meta store, under the
-// key prefix "hc/s/": a write is durable when it returns and atomic (two
-// checksummed slots). A key never set reads as (nil, nil) from Get and
-// (0, nil) from GetUint64, as in raft-wal; raft-boltdb returns an error
-// reading "not found" instead, and raft v1.8 accepts both. SetUint64
-// stores 8 bytes little endian in the same key space as Set. The meta store
-// holds about 3.9 KiB of keys and values in all (journal.MaxMetaSize):
-// ample for raft's three keys, not a general database.
+// A key never set reads as (nil, nil) from Get and (0, nil) from
+// GetUint64, as in raft-wal; raft-boltdb returns an error reading "not
+// found" instead, and raft v1.8 accepts both. SetUint64 stores 8 bytes
+// little endian in the same key space as Set. Keys are 1 to
+// MaxStableKeySize bytes; values up to Options.MaxStableValueSize (1 MiB by
+// default); a Set is durable when it returns, and a crash before then
+// leaves the old value or the new one, never a mix.
+//
+// raft's own keys (CurrentTerm, LastVoteTerm, LastVoteCand) live in the
+// journal's meta store under the prefix "hc/s/": each Set is one meta
+// write and sync (two checksummed slots), raft's hot path. Every other key
+// (an application's or a tool's, as raft-boltdb keeps in its bucket) goes
+// to the stable file, DIR/STABLE, as does a raft key whose value is over
+// 1 KiB; the meta store's copy of a raft key wins over a file record. The
+// file holds up to Options.MaxStableSize (64 MiB by default) of live keys
+// and values, counted with StableRecordOverhead bytes each; past either
+// bound Set returns a *StableLimitError (ErrStableValueTooLarge,
+// ErrStableFull). A Set appends one record and fdatasyncs the file once
+// (space is reserved ahead with fallocate, so the sync covers the size
+// too). When dead records outweigh live ones (and exceed 1 MiB), the Set
+// instead rewrites the file: live records and the new one packed into
+// STABLE.tmp, fdatasynced, renamed over STABLE, directory fsynced. Open
+// keeps an index (key to offset) in memory; Get reads the record with one
+// pread, checks it, and returns a copy. A store an older version wrote
+// (every key in the meta store) opens and reads as before; a new Set of
+// such a key writes the file, whose record wins from then on, and removes
+// the old copy. The stable file is created by the first Set that needs
+// it, which first records format 2, so an older build refuses the store
+// (journal.ErrVersion) instead of missing its keys.
+//
+// # Stable file format, version 1
+//
+//	0    header sector (512 bytes; 64 used): "SPOOLSKV", u16 version (1),
+//	     u16 flags (0), u32 reserved, u64 file ID (random per file),
+//	     u64 base count, u64 base end, 16 reserved bytes, u64 xxh3 of the
+//	     first 56 bytes
+//	512  base records: those the file was written with, packed (each at
+//	     the previous one's end rounded up to 8 bytes), ending at base end
+//	     then appended records, each at the previous one's end rounded up
+//	     to 512 bytes
+//
+//	record: u64 header checksum, u32 magic "SKVR", u8 kind (1: set),
+//	        u8 key length, u16 reserved, u32 value length, u32 reserved,
+//	        u64 sequence number (1, 2, ... in file order), u64 xxh3 of the
+//	        value, key, value
+//
+// The header checksum is xxh3, seeded with the file ID xor the record's
+// offset, of the record's bytes from the magic through the key, so a
+// record is valid only at its own place in its own file: stale bytes
+// beyond the tail, a misdirected write or another file's record never
+// pass. An appended record starts on a 512-byte boundary, so appending
+// never rewrites a sector that holds acknowledged bytes (a torn sector
+// write cannot damage an earlier Set). Open walks the headers (not the
+// values) and checks the last record's value: a torn last record (its Set
+// never returned) is dropped. A damaged base record, a damaged file header,
+// or a damaged record with a valid later record anywhere beyond it (each
+// record is synced before the next is written, so a later one proves the
+// earlier was acknowledged) is an error wrapping journal.ErrCorrupt (a
+// *journal.CorruptError with the file and offset), never dropped; a
+// damaged value is reported by Get the same way. What no format without
+// a separate commit record can tell is damage to the last acknowledged
+// record from a torn one: it is dropped.
 //
 // # Commit tracking
 //
@@ -165,14 +222,17 @@
 // command on every node), a restart on a migrated store, and raft falling
 // back to an older snapshot when the newest is corrupt; contract tests
 // after raft-boltdb's and raft-wal's; a SIGKILL test of every write
-// operation; fuzz targets for the entry and snapshot decoders. A
+// operation; crash images of StableStore writes on a simulated disk
+// (TestStableCrash); fuzz targets for the entry, snapshot and stable file
+// decoders. A
 // three-node KV store on loopback TCP: go run ./examples/hashicorp-kv.
 //
 // # Errors
 //
 // GetLog returns raft.ErrLogNotFound unwrapped. Other errors wrap this
 // package's sentinels (ErrNonMonotonic, ErrMiddleRange, ErrEntryFormat,
-// ErrInvalidArgument, ErrNotUint64, ErrSnapshotCorrupt,
+// ErrInvalidArgument, ErrNotUint64, ErrStableValueTooLarge, ErrStableFull,
+// ErrSnapshotCorrupt,
 // ErrInvalidSnapshotID, ErrForeignJournal, and Migrate's ErrNotEmpty and
 // ErrMigrateSource) or the journal's (journal.ErrCorrupt for damaged data,
 // journal.ErrFailed after a failed sync: the Store then refuses writes and
