@@ -90,10 +90,19 @@
 // the count its successor's name implies) on first access, so Open costs a
 // handful of reads however long the log. The last segment is trusted up to
 // the meta file's clean-shutdown record when Close wrote one, and scanned
-// otherwise;
-// the scan stops at the first chunk that does not verify (a torn,
+// otherwise; the scan stops at the first chunk that does not verify (a torn,
 // unacknowledged tail), seals the segment there, and later appends go to a
-// new segment, so nothing past the recovered end can ever be revalidated.
+// new segment, so nothing past the recovered end can ever be revalidated. A
+// chunk that fails verification below what an on-disk record vouches for
+// (a trailer, the durable checkpoint, the clean-shutdown record) is
+// corruption of acknowledged data, reported as ErrCorrupt, never trimmed.
+// The entries acknowledged by the very last sync round before a crash are
+// vouched for by their checksums alone (docs/decisions.md, "Damage the
+// records vouch for").
+//
+// Open refuses to create a journal in a directory that holds other files
+// (ErrNotEmpty, unless Options.AllowNonEmpty); a directory holds a journal
+// when it has a META file or a segment file.
 //
 // TruncateBack records the cut in the meta file before sealing the cut
 // segment and unlinking later ones; recovery re-applies it, so a crash at

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -96,7 +97,9 @@ type Journal struct {
 }
 
 // Open opens the journal in dir, creating it if the directory is missing or
-// holds no journal (unless opts.NoCreate), and recovers it: a torn,
+// empty (unless opts.NoCreate), and recovers it. A directory that holds
+// other files but no journal (no META, no segment file) is refused with an
+// error wrapping ErrNotEmpty unless opts.AllowNonEmpty is set. A torn,
 // unacknowledged tail is trimmed; damage inside the acknowledged range is
 // reported as an error wrapping ErrCorrupt that names file, offset and index.
 //
@@ -116,7 +119,10 @@ func Open(dir string, opts *Options) (*Journal, error) {
 	} else if err := o.FS.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("journal: create %s: %w", dir, err)
 	}
-	lock, err := o.FS.Lock(filepath.Join(dir, "LOCK"))
+	lockPath := filepath.Join(dir, "LOCK")
+	names, _ := o.FS.List(dir)
+	lockExisted := slices.Contains(names, "LOCK")
+	lock, err := o.FS.Lock(lockPath)
 	if err != nil {
 		return nil, fmt.Errorf("journal: lock %s: %w", dir, err)
 	}
@@ -124,6 +130,10 @@ func Open(dir string, opts *Options) (*Journal, error) {
 	if err := j.recover(); err != nil {
 		j.releaseAll()
 		_ = lock.Close()
+		if errors.Is(err, ErrNotEmpty) && !lockExisted {
+			// Leave a refused directory as it was found.
+			_ = o.FS.Remove(lockPath)
+		}
 		return nil, err
 	}
 	j.prefaultReq = make(chan prefaultRequest, 1)

@@ -343,6 +343,9 @@ func TestOpenRefusesUnrelatedDirectory(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, metaName)); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("refused Open left a META file: %v", err)
 		}
+		if _, err := os.Stat(filepath.Join(dir, "LOCK")); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("refused Open left the LOCK file it created: %v", err)
+		}
 		o := testOpts()
 		o.AllowNonEmpty = true
 		j = mustOpen(t, dir, o)
