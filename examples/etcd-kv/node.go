@@ -20,7 +20,7 @@ import (
 
 // kvNode is one member of the cluster: a raft.Node on spool storage, a KV
 // state machine, and a TCP transport that writes messages with
-// etcd.MessageWriter (payloads straight from the journal's mapped pages).
+// etcdwire.Writer (payloads straight from the journal's mapped pages).
 type kvNode struct {
 	id    uint64
 	dir   string

@@ -6,13 +6,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/spoolhq/spool/raftadapter/etcd"
+	"github.com/spoolhq/spool/raftadapter/etcdwire"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 )
 
 // peerQueue sends one node's messages to one peer over a TCP connection,
-// in order, each batch with a single vectored write (etcd.MessageWriter),
+// in order, each batch with a single vectored write (etcdwire.Writer),
 // which also releases the zero-copy entries once written. Messages that
 // cannot be sent are released and reported to raft as unreachable.
 type peerQueue struct {
@@ -78,7 +78,7 @@ func (q *peerQueue) take() []*pb.Message {
 
 func (q *peerQueue) run() {
 	var conn net.Conn
-	var w *etcd.MessageWriter
+	var w *etcdwire.Writer
 	defer func() {
 		if conn != nil {
 			_ = conn.Close()
@@ -101,7 +101,7 @@ func (q *peerQueue) run() {
 				q.drop(ms)
 				continue
 			}
-			conn, w = c, etcd.NewMessageWriter(c, q.nd.st)
+			conn, w = c, etcdwire.NewWriter(c, q.nd.st)
 		}
 		_ = conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
 		if err := w.WriteMessages(ms); err != nil { // releases the pins
@@ -147,7 +147,7 @@ func (nd *kvNode) accept() {
 				case <-ctx.Done():
 				}
 			}()
-			r := etcd.NewMessageReader(c)
+			r := etcdwire.NewReader(c)
 			for {
 				m, err := r.ReadMessage()
 				if err != nil { // peer gone (io.EOF), node stopping, or a bad frame

@@ -136,8 +136,9 @@
 // stay mapped, unchanged, even if the log is compacted, truncated or reset
 // under it, until the entry is released:
 //
-//   - A MessageWriter releases the entries of the messages it writes when
-//     the write returns. Messages dropped instead of sent are released with
+//   - An etcdwire.Writer made with the Storage (etcdwire.NewWriter(conn,
+//     st)) releases the entries of the messages it writes when the write
+//     returns. Messages dropped instead of sent are released with
 //     Storage.ReleaseMessage.
 //   - Committed entries are released with Storage.Release once applied.
 //   - Entries raft reads for itself and drops (it scans for pending
@@ -154,12 +155,16 @@
 //
 // # Network
 //
-// MessageWriter writes raftpb.Messages as length-prefixed frames whose bytes
-// are exactly proto.Marshal's; the framing is encoded into a reused buffer
-// and entry and snapshot payloads go to the kernel by reference, in one
-// vectored write per call (a writev per 1024 pieces), so no payload byte
-// is copied in user space. MessageReader
-// (or UnmarshalMessage) decodes frames for Node.Step with Data aliasing the
+// The message stream is package etcdwire (the codec needs no storage, so a
+// transport can use it alone); this package's Storage plugs into it.
+// etcdwire.NewWriter(conn, st) returns a writer of raftpb.Messages as
+// length-prefixed frames whose bytes are exactly proto.Marshal's: the
+// framing is encoded into a reused buffer and entry and snapshot payloads
+// go to the kernel by reference, in one vectored write per call (a writev
+// per 1024 pieces), so the payloads of zero-copy entries leave straight
+// from the journal's mapped pages, and the writer releases their pins
+// (Storage.ReleaseMessage) when the write returns. An etcdwire.Reader (or
+// etcdwire.Unmarshal) decodes frames for Node.Step with Data aliasing the
 // frame's buffer, in a constant number of allocations whatever the number
 // of entries. On the receiving side each payload byte is copied in user
 // space once: SaveReady writes it from the frame's buffer straight into
@@ -171,7 +176,9 @@
 // memory the stream does not back, at the cost of one more copy as it
 // grows). Reading a frame straight into the journal is not possible: raft
 // must step the message, and may reject its entries, before they are
-// appended.
+// appended. The names this package had for them (MessageWriter,
+// MessageReader, MarshalMessage, UnmarshalMessage, MessageSize,
+// ErrMessageFormat) remain as deprecated aliases of etcdwire's.
 //
 // A receiving loop that steps messages one after another must give a
 // forwarded MsgProp a deadline: Node.Step blocks on a proposal until the
@@ -235,9 +242,9 @@
 // the messages to raft.LocalApplyThread, releases them (st.Release) and
 // delivers their Responses. Node.Advance is not called in that mode.
 //
-// For zero-copy sending, set Options.ZeroCopy, give each peer connection a
-// MessageWriter (NewMessageWriter(conn, st)), release dropped messages with
-// ReleaseMessage, and read peers' connections with a MessageReader.
+// For zero-copy sending, set Options.ZeroCopy, give each peer connection an
+// etcdwire.Writer (etcdwire.NewWriter(conn, st)), release dropped messages
+// with ReleaseMessage, and read peers' connections with an etcdwire.Reader.
 //
 // # Errors
 //
@@ -250,7 +257,8 @@
 // journal's sentinels: journal.ErrCorrupt for a stored entry, meta record
 // or snapshot file that does not decode or verify, journal.ErrVersion for
 // one written by a newer format, journal.ErrFailed, journal.ErrClosed and
-// the others for the journal's own conditions. MessageReader and
-// UnmarshalMessage wrap ErrMessageFormat for a malformed frame, and refuse
-// a frame longer than MessageReader.MaxSize before allocating it.
+// the others for the journal's own conditions. etcdwire.Reader and
+// etcdwire.Unmarshal wrap etcdwire.ErrFormat (ErrMessageFormat here) for a
+// malformed frame, and the Reader refuses a frame longer than its MaxSize
+// before allocating it.
 package etcd

@@ -1,7 +1,6 @@
 package etcd
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -18,9 +17,9 @@ import (
 // decodeSnapRecord). Each target checks that arbitrary input neither
 // panics nor decodes silently wrong: a failure is a typed error wrapping
 // journal.ErrCorrupt (or journal.ErrVersion), and a success re-encodes to
-// a record that decodes to the same value. FuzzMessageReader covers the
-// wire framing; FuzzUnmarshalMessage (wire messages, against protobuf-go)
-// is in wire_test.go. Seed corpora: testdata/fuzz/FuzzXxx.
+// a record that decodes to the same value. The wire decoders' targets
+// (FuzzMessageReader, FuzzUnmarshalMessage) are package etcdwire's. Seed
+// corpora: testdata/fuzz/FuzzXxx.
 
 // windowSource serves the rest of a stream in windows of a fixed size.
 type windowSource struct {
@@ -255,40 +254,4 @@ func TestMetaRecordsRoundTrip(t *testing.T) {
 	if _, err := decodeHardState(binary.AppendUvarint(nil, 2)); !errors.Is(err, journal.ErrVersion) {
 		t.Fatalf("version 2: %v", err)
 	}
-}
-
-// FuzzMessageReader reads an arbitrary stream as message frames: every
-// frame either decodes to a message that re-encodes to a frame decoding to
-// an equal message, or the stream ends with io.EOF, io.ErrUnexpectedEOF or
-// an error wrapping ErrMessageFormat.
-func FuzzMessageReader(f *testing.F) {
-	var wire bytes.Buffer
-	w := NewMessageWriter(&wire, nil)
-	_ = w.WriteMessages([]*pb.Message{
-		{Type: pb.MsgHeartbeat.Enum(), From: new(uint64(1)), To: new(uint64(2)), Term: new(uint64(3))},
-		{Type: pb.MsgApp.Enum(), Entries: []*pb.Entry{{Index: new(uint64(1)), Term: new(uint64(1)), Data: []byte("x")}}},
-	})
-	f.Add(wire.Bytes())
-	f.Add([]byte{})
-	f.Add([]byte{0x80})                                     // cut length
-	f.Add([]byte{0x05, 0x08})                               // cut frame
-	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}) // length over the limit
-	f.Add([]byte{0x02, 0x3a, 0x05})                         // malformed message
-	f.Fuzz(func(t *testing.T, b []byte) {
-		mr := NewMessageReader(bytes.NewReader(b))
-		mr.MaxSize = 1 << 16
-		for {
-			m, err := mr.ReadMessage()
-			if err != nil {
-				if err != io.EOF && err != io.ErrUnexpectedEOF && !errors.Is(err, ErrMessageFormat) {
-					t.Fatalf("untyped error %v", err)
-				}
-				return
-			}
-			again, err := UnmarshalMessage(MarshalMessage(nil, m))
-			if err != nil || !proto.Equal(again, m) {
-				t.Fatalf("re-encoded message decodes to %v, %v; want %v", again, err, m)
-			}
-		}
-	})
 }

@@ -1,4 +1,4 @@
-package etcd
+package etcdwire
 
 import (
 	"bufio"
@@ -12,14 +12,14 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// Wire format of a message stream (MessageWriter, MessageReader): each
+// Wire format of a message stream (Writer, Reader): each
 // message is a frame
 //
 //	uvarint length | raftpb.Message in protobuf encoding (length bytes)
 //
 // The message bytes are exactly what proto.Marshal produces for the same
 // message (fields in number order, unknown fields last), so a peer can
-// decode them with proto.Unmarshal, and MarshalMessage/UnmarshalMessage
+// decode them with proto.Unmarshal, and Marshal/Unmarshal
 // interoperate with any protobuf implementation.
 
 // Protobuf field numbers of raft.proto.
@@ -58,19 +58,31 @@ const (
 	fMsgResponses  = 14
 )
 
-// readerBufferSize is the read-ahead buffer of a MessageReader: large
+// readerBufferSize is the read-ahead buffer of a Reader: large
 // enough for a system call to fetch hundreds of small messages, small
 // enough that a large frame is mostly read in place.
 const readerBufferSize = 16 << 10
 
-// DefaultMaxMessageSize bounds the frames a MessageReader accepts.
-const DefaultMaxMessageSize = 1 << 30
+// DefaultMaxSize bounds the frames a Reader accepts.
+const DefaultMaxSize = 1 << 30
 
 // maxDepth bounds the nesting of Responses a decoder follows.
 const maxDepth = 64
 
-// ErrMessageFormat reports a frame that is not a valid raft message.
-var ErrMessageFormat = errors.New("etcd: malformed raft message")
+// ErrFormat reports a frame that is not a valid raft message.
+var ErrFormat = errors.New("etcdwire: malformed raft message")
+
+// Releaser is told when a Writer no longer needs the payloads of a
+// message it wrote (or failed to write). *etcd.Storage is one: it unpins
+// the zero-copy entries the message carries.
+type Releaser interface {
+	ReleaseMessage(m *pb.Message)
+}
+
+type entryScalars struct {
+	term, index uint64
+	typ         pb.EntryType
+}
 
 // ---- sizes ----
 
@@ -148,8 +160,8 @@ func sizeSnapshot(s *pb.Snapshot) int {
 	return n + len(s.ProtoReflect().GetUnknown())
 }
 
-// MessageSize returns the length of m's protobuf encoding (proto.Size).
-func MessageSize(m *pb.Message) int {
+// Size returns the length of m's protobuf encoding (proto.Size).
+func Size(m *pb.Message) int {
 	if m == nil {
 		return 0
 	}
@@ -178,7 +190,7 @@ func MessageSize(m *pb.Message) int {
 	}
 	n += sizeOptU64(fMsgVote, m.Vote)
 	for _, r := range m.Responses {
-		n += sizeLen(fMsgResponses, MessageSize(r))
+		n += sizeLen(fMsgResponses, Size(r))
 	}
 	return n + len(m.ProtoReflect().GetUnknown())
 }
@@ -297,7 +309,7 @@ func (c *encoder) message(m *pb.Message) {
 	}
 	c.optU64(fMsgVote, m.Vote)
 	for _, r := range m.Responses {
-		c.lenPrefix(fMsgResponses, MessageSize(r))
+		c.lenPrefix(fMsgResponses, Size(r))
 		if r != nil {
 			c.message(r)
 		}
@@ -305,9 +317,9 @@ func (c *encoder) message(m *pb.Message) {
 	c.buf = append(c.buf, m.ProtoReflect().GetUnknown()...)
 }
 
-// MarshalMessage appends m's protobuf encoding to dst: the bytes
-// proto.Marshal returns, produced without reflection.
-func MarshalMessage(dst []byte, m *pb.Message) []byte {
+// Marshal appends m's protobuf encoding to dst: the bytes proto.Marshal
+// returns, produced without reflection.
+func Marshal(dst []byte, m *pb.Message) []byte {
 	c := encoder{buf: dst, inline: true}
 	if m != nil {
 		c.message(m)
@@ -315,23 +327,23 @@ func MarshalMessage(dst []byte, m *pb.Message) []byte {
 	return c.buf
 }
 
-// MessageWriter writes messages to a stream as frames — a uvarint length,
-// then the message's protobuf encoding, byte for byte what proto.Marshal
+// Writer writes messages to a stream as frames — a uvarint length, then
+// the message's protobuf encoding, byte for byte what proto.Marshal
 // produces — with one vectored write per call (writev; the runtime issues
 // one system call per 1024 pieces, so a message of more than about 500
-// entries takes several): the framing bytes (tags,
-// lengths, scalar fields) are encoded into a reused buffer, and entry and
-// snapshot payloads are handed to the kernel where they lie — for
-// zero-copy entries, in the journal's mapped pages. No payload byte is
-// copied in user space when w is a *net.TCPConn or *net.UnixConn
+// entries takes several): the framing bytes (tags, lengths, scalar
+// fields) are encoded into a reused buffer, and entry and snapshot
+// payloads are handed to the kernel where they lie — for zero-copy
+// entries of raftadapter/etcd, in the journal's mapped pages. No payload
+// byte is copied in user space when w is a *net.TCPConn or *net.UnixConn
 // (writev); other writers receive the pieces in order.
 //
-// After the write returns, successfully or not, the zero-copy entries of
-// the written messages are released (Storage.ReleaseMessage) if a Storage
-// was given. A MessageWriter is not safe for concurrent use.
-type MessageWriter struct {
+// After the write returns, successfully or not, the written messages are
+// passed to the Releaser, if one was given. A Writer is not safe for
+// concurrent use.
+type Writer struct {
 	w     io.Writer
-	s     *Storage
+	rel   Releaser
 	enc   encoder
 	bufs  net.Buffers
 	back  [][]byte
@@ -339,7 +351,7 @@ type MessageWriter struct {
 	stats WriterStats
 }
 
-// WriterStats counts what a MessageWriter wrote: framing bytes it encoded
+// WriterStats counts what a Writer wrote: framing bytes it encoded
 // (copied) and payload bytes it passed by reference (not copied).
 type WriterStats struct {
 	Messages       int64 // messages written (frames)
@@ -347,18 +359,18 @@ type WriterStats struct {
 	ReferenceBytes int64 // written from the caller's slices without a copy
 }
 
-// NewMessageWriter returns a MessageWriter writing to w. s, if not nil,
-// is the Storage whose zero-copy entries the writer releases.
-func NewMessageWriter(w io.Writer, s *Storage) *MessageWriter {
-	return &MessageWriter{w: w, s: s}
+// NewWriter returns a Writer writing to w. rel, if not nil, is told of
+// each message once written: pass the *etcd.Storage whose zero-copy
+// entries the messages carry (a nil *etcd.Storage is not a nil rel).
+func NewWriter(w io.Writer, rel Releaser) *Writer {
+	return &Writer{w: w, rel: rel}
 }
 
 // Stats returns the writer's counters.
-func (mw *MessageWriter) Stats() WriterStats { return mw.stats }
+func (mw *Writer) Stats() WriterStats { return mw.stats }
 
-// WriteMessage writes one message frame and then releases m's zero-copy
-// entries.
-func (mw *MessageWriter) WriteMessage(m *pb.Message) error {
+// WriteMessage writes one message frame and then releases m.
+func (mw *Writer) WriteMessage(m *pb.Message) error {
 	mw.one[0] = m
 	err := mw.WriteMessages(mw.one[:])
 	mw.one[0] = nil
@@ -366,20 +378,19 @@ func (mw *MessageWriter) WriteMessage(m *pb.Message) error {
 }
 
 // WriteMessages writes one frame per message in a single vectored write
-// (see MessageWriter),
-// then releases the messages' zero-copy entries.
-func (mw *MessageWriter) WriteMessages(ms []*pb.Message) error {
-	if mw.s != nil {
+// (see Writer), then releases the messages.
+func (mw *Writer) WriteMessages(ms []*pb.Message) error {
+	if mw.rel != nil {
 		defer func() {
 			for _, m := range ms {
-				mw.s.ReleaseMessage(m)
+				mw.rel.ReleaseMessage(m)
 			}
 		}()
 	}
 	c := &mw.enc
 	c.buf, c.holes = c.buf[:0], c.holes[:0]
 	for _, m := range ms {
-		c.buf = binary.AppendUvarint(c.buf, uint64(MessageSize(m)))
+		c.buf = binary.AppendUvarint(c.buf, uint64(Size(m)))
 		if m != nil {
 			c.message(m)
 		}
@@ -410,7 +421,7 @@ func (mw *MessageWriter) WriteMessages(ms []*pb.Message) error {
 
 // ---- decoding ----
 
-// MessageReader reads message frames written by a MessageWriter (or any
+// Reader reads message frames written by a Writer (or any
 // writer of the same framing) and decodes them for Node.Step. Each
 // message's bytes are read into one buffer of their own, and the decoded
 // entries' Data (and the snapshot's and Context) alias that buffer: no
@@ -421,26 +432,26 @@ func (mw *MessageWriter) WriteMessages(ms []*pb.Message) error {
 // one system call serves many of them; of a larger frame, at most the
 // first 16 KiB pass through that buffer and the rest is read from the
 // connection straight into the message's buffer (see ReadMessage for
-// frames over 4 MiB). When the follower's
-// SaveReady appends the entries, their Data is copied once more, from that
+// frames over 4 MiB). When a follower's raftadapter/etcd Storage appends
+// the entries (SaveReady), their Data is copied once more, from that
 // buffer into the journal's mapped segment: one user-space copy of each
 // payload byte on the receiving side, with no intermediate buffer.
 //
-// A MessageReader is not safe for concurrent use.
-type MessageReader struct {
+// A Reader is not safe for concurrent use.
+type Reader struct {
 	r *bufio.Reader
-	// MaxSize bounds a frame's length; 0 means DefaultMaxMessageSize.
+	// MaxSize bounds a frame's length; 0 means DefaultMaxSize.
 	MaxSize int
 }
 
-// NewMessageReader returns a MessageReader reading from r.
-func NewMessageReader(r io.Reader) *MessageReader {
-	return &MessageReader{r: bufio.NewReaderSize(r, readerBufferSize)}
+// NewReader returns a Reader reading from r.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{r: bufio.NewReaderSize(r, readerBufferSize)}
 }
 
 // ReadMessage reads and decodes the next frame. It returns io.EOF at a
 // clean end of the stream, io.ErrUnexpectedEOF for a stream that ends
-// inside a frame, and an error wrapping ErrMessageFormat for a frame that
+// inside a frame, and an error wrapping ErrFormat for a frame that
 // is malformed or longer than MaxSize.
 //
 // A frame's length comes from the peer, so memory is committed as its
@@ -450,26 +461,26 @@ func NewMessageReader(r io.Reader) *MessageReader {
 // bytes arrive, at the cost of one more copy of what was already read, so
 // that a length that the stream does not back costs no more than twice
 // the bytes actually received.
-func (mr *MessageReader) ReadMessage() (*pb.Message, error) {
+func (mr *Reader) ReadMessage() (*pb.Message, error) {
 	n, err := binary.ReadUvarint(mr.r)
 	if err != nil {
 		if err == io.EOF {
 			return nil, io.EOF
 		}
-		return nil, fmt.Errorf("%w: frame length: %w", ErrMessageFormat, err)
+		return nil, fmt.Errorf("%w: frame length: %w", ErrFormat, err)
 	}
 	limit := mr.MaxSize
 	if limit <= 0 {
-		limit = DefaultMaxMessageSize
+		limit = DefaultMaxSize
 	}
 	if n > uint64(limit) {
-		return nil, fmt.Errorf("%w: frame of %d bytes exceeds %d", ErrMessageFormat, n, limit)
+		return nil, fmt.Errorf("%w: frame of %d bytes exceeds %d", ErrFormat, n, limit)
 	}
 	buf, err := readFrame(mr.r, int(n))
 	if err != nil {
 		return nil, err
 	}
-	return UnmarshalMessage(buf)
+	return Unmarshal(buf)
 }
 
 // exactFrame is the largest frame read into a buffer allocated at once.
@@ -502,11 +513,11 @@ func readFrame(r io.Reader, n int) ([]byte, error) {
 	}
 }
 
-// UnmarshalMessage decodes b like proto.Unmarshal, except that bytes
+// Unmarshal decodes b like proto.Unmarshal, except that bytes
 // fields (entry and snapshot data, context) alias b instead of being
 // copied, and that entries and scalar fields are allocated in a few
 // blocks. b must not be modified while the message is in use.
-func UnmarshalMessage(b []byte) (*pb.Message, error) {
+func Unmarshal(b []byte) (*pb.Message, error) {
 	m := new(pb.Message)
 	if err := decodeMessage(m, b, 0); err != nil {
 		return nil, err
@@ -520,7 +531,7 @@ type msgScalars struct {
 	reject                                                   bool
 }
 
-var errDecode = fmt.Errorf("%w: invalid protobuf encoding", ErrMessageFormat)
+var errDecode = fmt.Errorf("%w: invalid protobuf encoding", ErrFormat)
 
 // field reads the next tag; it returns ok false with an error for an
 // invalid one.
@@ -581,7 +592,7 @@ func countEntries(b []byte) int {
 
 func decodeMessage(m *pb.Message, b []byte, depth int) error {
 	if depth > maxDepth {
-		return fmt.Errorf("%w: responses nested deeper than %d", ErrMessageFormat, maxDepth)
+		return fmt.Errorf("%w: responses nested deeper than %d", ErrFormat, maxDepth)
 	}
 	sc := new(msgScalars)
 	var (
