@@ -65,7 +65,7 @@
 // identity, and removing one salt and applying another re-homes a chunk.
 // A chunk whose check does not match was not written by this segment's
 // current incarnation: a stale frame from truncated, recycled or another
-// journal's space is never accepted (DESIGN invariant 3).
+// journal's space is never accepted (docs/design.md, invariant 3).
 //
 // An entry that fits in its segment is one chunk of kind full (1). One that
 // does not is a first chunk (2) filling its segment, a middle chunk (3)

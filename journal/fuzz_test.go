@@ -196,7 +196,7 @@ func FuzzOpen(f *testing.F) {
 		opts.MaxEntrySize = fuzzMaxEntry
 		var altered, untyped error
 		// Whatever the patch claims, recovery and reads allocate no more
-		// than the configured maximum entry size (DESIGN invariant 6).
+		// than the configured maximum entry size (docs/design.md, invariant 6).
 		alloc := allocDuring(func() {
 			j, err = Open(dir, opts)
 			if err != nil {

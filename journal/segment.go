@@ -17,7 +17,7 @@ import (
 // for the set's reference; whoever takes refs to zero unmaps and closes the
 // file. Pinning fails once refs has reached zero, and the reader retries
 // against the current set. So a mapping is never unmapped under a reader
-// (DESIGN invariant 7).
+// (docs/design.md, invariant 7).
 type segment struct {
 	j     *Journal
 	id    uint64

@@ -1,4 +1,4 @@
 // Package depcheck holds no code: its test enforces the one-way package
-// dependencies of DESIGN.md (the core never imports a Raft engine or a peer
-// store).
+// dependencies of docs/design.md (the core never imports a Raft engine or a
+// peer store, and imports inside the core point down the layering).
 package depcheck
