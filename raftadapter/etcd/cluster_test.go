@@ -105,15 +105,17 @@ type testNode struct {
 	readyRuns int
 }
 
-// config: with the 10 ms tick of run, a heartbeat every 100 ms and an
-// election timeout of 1-2 s. A loaded 2-core machine under the race
-// detector starves a node's goroutines for hundreds of milliseconds; a
-// shorter timeout turns that into leader changes (CheckQuorum makes a
-// leader that heard from no quorum in time step down) that the test does
-// not ask for, and a cluster that keeps changing leader makes little
-// progress. The elections the test causes wait out a timeout or two.
+// config: with the 10 ms tick of run, a heartbeat every tick (followers
+// learn the commit index at once, so proposals acknowledged on them do not
+// wait) and an election timeout of 0.5-1 s. A loaded 2-core machine under
+// the race detector starves a node's goroutines for hundreds of
+// milliseconds; a shorter timeout turns that into leader changes
+// (CheckQuorum makes a leader that heard from no quorum in time step down)
+// that the test does not ask for, and a cluster that keeps changing leader
+// makes little progress. The elections the test causes wait out a timeout
+// or two.
 func (nd *testNode) config() *raft.Config {
-	return &raft.Config{ID: nd.id, ElectionTick: 100, HeartbeatTick: 10, Storage: nd.st,
+	return &raft.Config{ID: nd.id, ElectionTick: 50, HeartbeatTick: 1, Storage: nd.st,
 		MaxSizePerMsg: 64 << 10, MaxInflightMsgs: 128, CheckQuorum: true, PreVote: true,
 		MaxCommittedSizePerReady: 1 << 20}
 }
