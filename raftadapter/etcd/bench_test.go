@@ -383,7 +383,7 @@ func benchSendMsgApp(b *testing.B, size int) {
 		return out, func() {}
 	}
 	run := func(b *testing.B, v variant) {
-		s := openTest(b, b.TempDir(), &Options{ZeroCopy: v.zeroCopy, SegmentSize: 64 << 20})
+		s := openTest(b, b.TempDir(), &Options{JournalOptions: JournalOptions{SegmentSize: 64 << 20}, ZeroCopy: v.zeroCopy})
 		if err := s.Append(src); err != nil {
 			b.Fatal(err)
 		}
@@ -504,7 +504,7 @@ func BenchmarkTerm(b *testing.B) {
 func BenchmarkSaveReady(b *testing.B) {
 	for _, sync := range []bool{true, false} {
 		b.Run(fmt.Sprintf("sync=%v", sync), func(b *testing.B) {
-			s := openTest(b, b.TempDir(), &Options{SegmentSize: 64 << 20})
+			s := openTest(b, b.TempDir(), &Options{JournalOptions: JournalOptions{SegmentSize: 64 << 20}})
 			data := make([]byte, 1024)
 			ents := make([]*pb.Entry, 64)
 			for i := range ents {

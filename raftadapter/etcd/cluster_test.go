@@ -123,7 +123,7 @@ func (nd *testNode) config() *raft.Config {
 // start opens the node's storage and starts (or restarts) its raft node,
 // restoring the state machine from the storage's snapshot.
 func (nd *testNode) start(peers []raft.Peer) {
-	st, err := Open(nd.dir, &Options{ZeroCopy: true, SegmentSize: 1 << 20})
+	st, err := Open(nd.dir, &Options{JournalOptions: JournalOptions{SegmentSize: 1 << 20}, ZeroCopy: true})
 	if err != nil {
 		nd.t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func (n *commitNode) applyPast(target uint64) error {
 func TestCommitSurvivesCrash(t *testing.T) {
 	fs := crashfs.New()
 	defer fs.Close()
-	st, err := Open(crashDir, &Options{FS: fs, SegmentSize: 64 << 10})
+	st, err := Open(crashDir, &Options{JournalOptions: JournalOptions{FS: fs, SegmentSize: 64 << 10}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestCommitSurvivesCrash(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer img.Close()
-			st, err := Open(crashDir, &Options{FS: img, SegmentSize: 64 << 10})
+			st, err := Open(crashDir, &Options{JournalOptions: JournalOptions{FS: img, SegmentSize: 64 << 10}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -29,7 +29,7 @@ func TestCommitSIGKILLChild(t *testing.T) {
 		fmt.Println("error:", err)
 		os.Exit(3)
 	}
-	st, err := Open(dir, &Options{SegmentSize: 64 << 10})
+	st, err := Open(dir, &Options{JournalOptions: JournalOptions{SegmentSize: 64 << 10}})
 	if err != nil {
 		fail(err)
 	}
@@ -122,7 +122,7 @@ func TestCommitSIGKILL(t *testing.T) {
 			t.Fatalf("round %d: child said %q", round, other)
 		}
 
-		st, err := Open(dir, &Options{SegmentSize: 64 << 10})
+		st, err := Open(dir, &Options{JournalOptions: JournalOptions{SegmentSize: 64 << 10}})
 		if err != nil {
 			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
 		}

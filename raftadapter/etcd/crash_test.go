@@ -85,7 +85,7 @@ func crashConfig(st *Storage, applied uint64) *raft.Config {
 func (r *crashRun) run(at int64) {
 	t := r.t
 	r.acked = map[string]string{}
-	st, err := Open(crashDir, &Options{FS: r.fs, SegmentSize: 64 << 10})
+	st, err := Open(crashDir, &Options{JournalOptions: JournalOptions{FS: r.fs, SegmentSize: 64 << 10}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func (r *crashRun) run(at int64) {
 // check reopens the storage on the rebooted disk and restarts raft on it.
 func (r *crashRun) check(img *crashfs.FS) {
 	t := r.t
-	st, err := Open(crashDir, &Options{FS: img, SegmentSize: 64 << 10})
+	st, err := Open(crashDir, &Options{JournalOptions: JournalOptions{FS: img, SegmentSize: 64 << 10}})
 	if err != nil {
 		t.Fatalf("Open after the crash: %v", err)
 	}
@@ -264,7 +264,7 @@ func valueSeq(v string) uint64 {
 // whole Save; never entries without their HardState.
 func TestInterruptedFirstSave(t *testing.T) {
 	firstReady := func(fs *crashfs.FS) (*Storage, raft.Ready, error) {
-		st, err := Open(crashDir, &Options{FS: fs, SegmentSize: 64 << 10})
+		st, err := Open(crashDir, &Options{JournalOptions: JournalOptions{FS: fs, SegmentSize: 64 << 10}})
 		if err != nil {
 			return nil, raft.Ready{}, err
 		}
@@ -309,7 +309,7 @@ func TestInterruptedFirstSave(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := Open(crashDir, &Options{FS: img, SegmentSize: 64 << 10})
+			s, err := Open(crashDir, &Options{JournalOptions: JournalOptions{FS: img, SegmentSize: 64 << 10}})
 			if err != nil {
 				t.Fatalf("op %d: Open after the crash: %v", at, err)
 			}
@@ -346,7 +346,7 @@ func TestAppendWithoutHardStateKept(t *testing.T) {
 	ents := index(1).terms(1, 1, 2)
 	for _, crash := range []bool{false, true} {
 		fs := crashfs.New()
-		st, err := Open(crashDir, &Options{FS: fs, SegmentSize: 64 << 10})
+		st, err := Open(crashDir, &Options{JournalOptions: JournalOptions{FS: fs, SegmentSize: 64 << 10}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,7 +364,7 @@ func TestAppendWithoutHardStateKept(t *testing.T) {
 			}
 		}
 		_ = st.Close()
-		st, err = Open(crashDir, &Options{FS: img, SegmentSize: 64 << 10})
+		st, err = Open(crashDir, &Options{JournalOptions: JournalOptions{FS: img, SegmentSize: 64 << 10}})
 		if err != nil {
 			t.Fatal(err)
 		}

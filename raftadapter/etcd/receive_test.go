@@ -68,7 +68,7 @@ func TestReceiveMsgAppCopies(t *testing.T) {
 		{"small", 8, 100, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			leader := openTest(t, t.TempDir(), &Options{ZeroCopy: true, SegmentSize: 4 << 20})
+			leader := openTest(t, t.TempDir(), &Options{JournalOptions: JournalOptions{SegmentSize: 4 << 20}, ZeroCopy: true})
 			ents := entsOf(1, 1, c.n, c.size)
 			if err := leader.Append(ents); err != nil {
 				t.Fatal(err)
@@ -112,7 +112,7 @@ func TestReceiveMsgAppCopies(t *testing.T) {
 
 			// Append: one copy, from the frame into the mapped segment;
 			// no allocation proportional to the payload.
-			follower := openTest(t, t.TempDir(), &Options{SegmentSize: 4 << 20})
+			follower := openTest(t, t.TempDir(), &Options{JournalOptions: JournalOptions{SegmentSize: 4 << 20}})
 			var ms0, ms1 runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&ms0)

@@ -90,7 +90,7 @@ func entsOf(from uint64, term uint64, n int, size int) []*pb.Entry {
 // recorded at Close, as the reopen shows) or MustSync false.
 func TestSaveReadySyncs(t *testing.T) {
 	cfs := &countFS{FS: mmapio.OS}
-	s := openTest(t, t.TempDir(), &Options{FS: cfs})
+	s := openTest(t, t.TempDir(), &Options{JournalOptions: JournalOptions{FS: cfs}})
 	step := func(name string, rd raft.Ready, want [3]int64) {
 		t.Helper()
 		before := cfs.snapshot()
@@ -138,7 +138,7 @@ func TestSaveReadySyncs(t *testing.T) {
 func TestSaveCommitAsGiven(t *testing.T) {
 	fs := crashfs.New()
 	defer fs.Close()
-	s, err := Open(crashDir, &Options{FS: fs, SegmentSize: 64 << 10})
+	s, err := Open(crashDir, &Options{JournalOptions: JournalOptions{FS: fs, SegmentSize: 64 << 10}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestSaveCommitAsGiven(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer img.Close()
-	s2, err := Open(crashDir, &Options{FS: img, SegmentSize: 64 << 10})
+	s2, err := Open(crashDir, &Options{JournalOptions: JournalOptions{FS: img, SegmentSize: 64 << 10}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestSaveCommitAsGiven(t *testing.T) {
 func TestSyncRecordsCommit(t *testing.T) {
 	fs := crashfs.New()
 	defer fs.Close()
-	s, err := Open(crashDir, &Options{FS: fs, SegmentSize: 64 << 10})
+	s, err := Open(crashDir, &Options{JournalOptions: JournalOptions{FS: fs, SegmentSize: 64 << 10}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestSyncRecordsCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer img.Close()
-	s2, err := Open(crashDir, &Options{FS: img, SegmentSize: 64 << 10})
+	s2, err := Open(crashDir, &Options{JournalOptions: JournalOptions{FS: img, SegmentSize: 64 << 10}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spoolhq/spool/journal"
 	"github.com/spoolhq/spool/mmapio"
+	"github.com/spoolhq/spool/raftadapter/internal/adapteropts"
 	"github.com/spoolhq/spool/stream"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -16,15 +17,11 @@ import (
 
 // Options configure Open. The zero value is usable.
 type Options struct {
-	// FS performs every filesystem and mapping operation; nil means
-	// mmapio.OS.
-	FS mmapio.FS
-	// SegmentSize is the size of new journal segment files; 0 means
-	// journal.DefaultSegmentSize.
-	SegmentSize int64
-	// MaxEntrySize bounds one stored entry (header included); 0 means
-	// journal.DefaultMaxEntrySize.
-	MaxEntrySize int64
+	// JournalOptions configures the journal and the snapshot data files
+	// beside it (FS, SegmentSize, MaxEntrySize, NoSync), fields promoted
+	// (opts.SegmentSize). NoSync disables every sync the Storage would
+	// issue.
+	JournalOptions
 	// ZeroCopy makes Entries (raft's own calls included) return entries
 	// whose Data points into the journal's mapped pages, each pinned until
 	// it is passed to Release, ReleaseMessage, or written by a
@@ -39,11 +36,14 @@ type Options struct {
 	// on its own. Returning raft.ErrSnapshotTemporarilyUnavailable makes
 	// Snapshot return that error, unwrapped, so raft retries later.
 	SnapshotData func(meta *pb.SnapshotMetadata) ([]byte, error)
-	// NoSync disables every sync the Storage would issue (the journal's
-	// truncations still sync). For tests and benchmarks only: a machine
-	// crash can then lose acknowledged state.
-	NoSync bool
 }
+
+// JournalOptions are the options both Raft adapters share, embedded in
+// Options: FS (every file operation, snapshot data files included; nil
+// means mmapio.OS), SegmentSize, MaxEntrySize and NoSync. Each field is
+// documented on its declaration, in raftadapter/internal/adapteropts (go
+// doc github.com/spoolhq/spool/raftadapter/internal/adapteropts.Journal).
+type JournalOptions = adapteropts.Journal
 
 // Storage is a raft.Storage kept in a spool journal: entries live in the
 // journal's memory-mapped segments (journal index = raft index), the
@@ -129,15 +129,8 @@ func Open(dir string, opts *Options) (*Storage, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.FS == nil {
-		o.FS = mmapio.OS
-	}
-	j, err := journal.Open(dir, &journal.Options{
-		FS:           o.FS,
-		SegmentSize:  o.SegmentSize,
-		MaxEntrySize: o.MaxEntrySize,
-		Sync:         journal.PageCache, // the Storage decides when to sync
-	})
+	o.FS = adapteropts.FS(o.JournalOptions)
+	j, err := adapteropts.OpenJournal(dir, o.JournalOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -224,10 +217,11 @@ func (s *Storage) recover() error {
 
 // Close records the latest commit index (see Save), after the entries,
 // and closes the journal. Entries pinned by zero-copy reads stay valid
-// until released.
+// until released. A second Close returns an error wrapping
+// journal.ErrClosed, as a journal's does (and the hashicorp adapter's).
 func (s *Storage) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
-		return journal.ErrClosed
+		return adapteropts.ErrClosedAgain("etcd")
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()

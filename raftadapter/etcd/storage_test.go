@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/spoolhq/spool/internal/crashfs"
+	"github.com/spoolhq/spool/journal"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -50,7 +51,7 @@ func newStorageWith(t testing.TB, ents []*pb.Entry, opts *Options) *Storage {
 
 func openTest(t testing.TB, dir string, opts *Options) *Storage {
 	t.Helper()
-	o := Options{SegmentSize: 64 << 10}
+	o := Options{JournalOptions: JournalOptions{SegmentSize: 64 << 10}}
 	if opts != nil {
 		o = *opts
 		if o.SegmentSize == 0 {
@@ -490,7 +491,7 @@ func TestStorageEmpty(t *testing.T) {
 func TestStorageMatchesMemoryStorage(t *testing.T) {
 	fs := crashfs.New()
 	t.Cleanup(func() { _ = fs.Close() })
-	s := openTest(t, crashDir, &Options{FS: fs, ZeroCopy: true})
+	s := openTest(t, crashDir, &Options{JournalOptions: JournalOptions{FS: fs}, ZeroCopy: true})
 	ms := raft.NewMemoryStorage()
 	rng := newRand(1)
 	term := uint64(1)
@@ -587,7 +588,7 @@ func TestStorageMatchesMemoryStorage(t *testing.T) {
 			_ = s.Close() // the abandoned instance: errors expected
 			fs = img
 			t.Cleanup(func() { _ = img.Close() })
-			s = openTest(t, crashDir, &Options{FS: fs, ZeroCopy: true})
+			s = openTest(t, crashDir, &Options{JournalOptions: JournalOptions{FS: fs}, ZeroCopy: true})
 		default: // install a snapshot past the log
 			i := last + uint64(1+rng.IntN(5))
 			term++
@@ -698,5 +699,24 @@ func TestStorageErrorsUnwrapped(t *testing.T) {
 	}
 	if _, err := s2.Snapshot(); err != raft.ErrSnapshotTemporarilyUnavailable {
 		t.Fatalf("Snapshot with a hook reporting unavailability: %#v", err)
+	}
+}
+
+// TestStorageClosed: after Close, a write and a second Close return an
+// error wrapping journal.ErrClosed (the hashicorp adapter's and the
+// journal's rule).
+func TestStorageClosed(t *testing.T) {
+	s := openTest(t, t.TempDir(), nil)
+	if err := s.Append(index(1).terms(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); !errors.Is(err, journal.ErrClosed) {
+		t.Fatalf("second Close: %v, want journal.ErrClosed", err)
+	}
+	if err := s.Append(index(2).terms(1)); !errors.Is(err, journal.ErrClosed) {
+		t.Fatalf("Append after Close: %v, want journal.ErrClosed", err)
 	}
 }

@@ -85,7 +85,7 @@ func BenchmarkStoreLogs(b *testing.B) {
 			name += "/durable"
 		}
 		b.Run(name, func(b *testing.B) {
-			s := openStore(b, b.TempDir(), &Options{NoSync: tc.noSync})
+			s := openStore(b, b.TempDir(), &Options{JournalOptions: JournalOptions{NoSync: tc.noSync}})
 			var store raft.LogStore = s
 			logs := benchLogs(1, tc.n, tc.size)
 			var written int64
@@ -155,7 +155,7 @@ func BenchmarkStoreLogsFloor(b *testing.B) {
 func BenchmarkGetLog(b *testing.B) {
 	for _, size := range []int{128, 1024, 64 << 10} {
 		b.Run(sizeName(size), func(b *testing.B) {
-			s := openStore(b, b.TempDir(), &Options{NoSync: true})
+			s := openStore(b, b.TempDir(), &Options{JournalOptions: JournalOptions{NoSync: true}})
 			var store raft.LogStore = s
 			n := (64 << 20) / (size + 32)
 			for first := 1; first <= n; first += 1024 {
@@ -192,7 +192,7 @@ func BenchmarkGetLog(b *testing.B) {
 // The entries are stored outside the timing.
 func BenchmarkDeleteRange(b *testing.B) {
 	b.Run("prefix1000", func(b *testing.B) {
-		s := openStore(b, b.TempDir(), &Options{NoSync: true})
+		s := openStore(b, b.TempDir(), &Options{JournalOptions: JournalOptions{NoSync: true}})
 		var store raft.LogStore = s
 		next := uint64(1)
 		b.ReportAllocs()
@@ -210,7 +210,7 @@ func BenchmarkDeleteRange(b *testing.B) {
 		}
 	})
 	b.Run("suffix10", func(b *testing.B) {
-		s := openStore(b, b.TempDir(), &Options{NoSync: true})
+		s := openStore(b, b.TempDir(), &Options{JournalOptions: JournalOptions{NoSync: true}})
 		var store raft.LogStore = s
 		if err := store.StoreLogs(benchLogs(1, 100, 128)); err != nil {
 			b.Fatal(err)
@@ -236,7 +236,7 @@ func BenchmarkDeleteRange(b *testing.B) {
 // a crash: the tail segment is scanned), then reads its last entry.
 func BenchmarkReopen(b *testing.B) {
 	dir := b.TempDir()
-	s, err := Open(dir, &Options{NoSync: true})
+	s, err := Open(dir, &Options{JournalOptions: JournalOptions{NoSync: true}})
 	if err != nil {
 		b.Fatal(err)
 	}

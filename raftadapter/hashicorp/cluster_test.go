@@ -207,7 +207,7 @@ func testRaftConfig(id raft.ServerID) *raft.Config {
 func (c *testCluster) start(n *testNode, bootstrap *raft.Configuration) {
 	c.t.Helper()
 	var err error
-	if n.store, err = Open(n.dir, &Options{SegmentSize: 256 << 10}); err != nil {
+	if n.store, err = Open(n.dir, &Options{JournalOptions: JournalOptions{SegmentSize: 256 << 10}}); err != nil {
 		c.t.Fatal(err)
 	}
 	n.openFirst, n.openLast = firstLast(c.t, n.store)

@@ -42,7 +42,7 @@ func TestSIGKILLChild(t *testing.T) {
 		t.Skip("child process of TestSIGKILL")
 	}
 	round, _ := strconv.ParseUint(os.Getenv("SPOOL_HC_SIGKILL_ROUND"), 10, 64)
-	s, err := Open(dir, &Options{SegmentSize: smallSegments})
+	s, err := Open(dir, &Options{JournalOptions: JournalOptions{SegmentSize: smallSegments}})
 	if err != nil {
 		fmt.Println("open error:", err)
 		os.Exit(3)
@@ -238,7 +238,7 @@ func TestSIGKILL(t *testing.T) {
 		if ops == 0 {
 			t.Fatalf("round %d: the child completed no operation", round)
 		}
-		s, err := Open(dir, &Options{SegmentSize: smallSegments})
+		s, err := Open(dir, &Options{JournalOptions: JournalOptions{SegmentSize: smallSegments}})
 		if err != nil {
 			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
 		}

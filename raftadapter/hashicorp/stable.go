@@ -714,11 +714,7 @@ func (sf *stableFile) keys() int {
 // keys that the meta store holds (its copy wins; the next rewrite drops
 // them).
 func (s *Store) openStable() error {
-	fsys := s.opts.FS
-	if fsys == nil {
-		fsys = mmapio.OS
-	}
-	sf, err := openStable(fsys, s.dir, s.opts.MaxStableValueSize, s.opts.MaxStableSize)
+	sf, err := openStable(s.opts.FS, s.dir, s.opts.MaxStableValueSize, s.opts.MaxStableSize)
 	if err != nil {
 		return err
 	}

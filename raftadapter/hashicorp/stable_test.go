@@ -164,7 +164,7 @@ func TestStableLargeValues(t *testing.T) {
 func TestStableRaftKeysFastPath(t *testing.T) {
 	fs := &countingFS{FS: mmapio.OS}
 	dir := t.TempDir()
-	s := openStore(t, dir, &Options{FS: fs})
+	s := openStore(t, dir, &Options{JournalOptions: JournalOptions{FS: fs}})
 	cost := func(op func() error) (data, dirs int64) {
 		t.Helper()
 		d0, s0 := fs.data.Load(), fs.dirs.Load()
@@ -271,7 +271,7 @@ func stableFileBytes(t testing.TB, dir string) []byte {
 func TestStableCompaction(t *testing.T) {
 	fs := &countingFS{FS: mmapio.OS}
 	dir := t.TempDir()
-	s := openStore(t, dir, &Options{FS: fs})
+	s := openStore(t, dir, &Options{JournalOptions: JournalOptions{FS: fs}})
 	want := map[string][]byte{}
 	for round := range 60 {
 		for i := range 4 {
@@ -481,7 +481,7 @@ func TestStableCrash(t *testing.T) {
 	total := func() int64 {
 		fs := crashfs.New()
 		defer fs.Close()
-		s, err := Open(t.TempDir(), &Options{FS: fs, SegmentSize: smallSegments})
+		s, err := Open(t.TempDir(), &Options{JournalOptions: JournalOptions{FS: fs, SegmentSize: smallSegments}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -501,7 +501,7 @@ func TestStableCrash(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 5))
 		fs := crashfs.New()
 		dir := t.TempDir()
-		s, err := Open(dir, &Options{FS: fs, SegmentSize: smallSegments})
+		s, err := Open(dir, &Options{JournalOptions: JournalOptions{FS: fs, SegmentSize: smallSegments}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -529,7 +529,7 @@ func TestStableCrash(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := Open(dir, &Options{FS: ifs, SegmentSize: smallSegments})
+			r, err := Open(dir, &Options{JournalOptions: JournalOptions{FS: ifs, SegmentSize: smallSegments}})
 			if err != nil {
 				t.Fatalf("round %d image %d (%d units): Open: %v", round, img, len(snap.Units()), err)
 			}

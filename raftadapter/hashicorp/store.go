@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/spoolhq/spool/journal"
-	"github.com/spoolhq/spool/mmapio"
+	"github.com/spoolhq/spool/raftadapter/internal/adapteropts"
 	"github.com/spoolhq/spool/stream"
 )
 
@@ -79,24 +79,11 @@ var (
 // Options configure Open. The zero value (or nil) is the production
 // setting: durable writes, 64 MiB segments, two snapshots kept.
 type Options struct {
-	// FS performs every filesystem and mapping operation of the log;
-	// nil means mmapio.OS. (Snapshots always use the os package.)
-	FS mmapio.FS
-	// SegmentSize is the size of new journal segment files, between
-	// 64 KiB and 1 GiB; 0 means journal.DefaultSegmentSize (64 MiB).
-	// Compaction frees whole segments, so smaller segments return disk
-	// space sooner; larger ones mean fewer files.
-	SegmentSize int64
-	// MaxEntrySize bounds one stored log entry (a few header bytes, plus
-	// Extensions and Data), on write and on read; 0 means
-	// journal.DefaultMaxEntrySize (1 GiB).
-	MaxEntrySize int64
-	// NoSync makes StoreLogs return once the entries are readable,
-	// without waiting for them to be durable (truncations and
-	// StableStore writes still sync). For tests and benchmarks only: a
-	// machine crash can then lose entries raft believes persisted, which
-	// breaks Raft's safety.
-	NoSync bool
+	// JournalOptions configures the journal and the files beside it
+	// (FS, SegmentSize, MaxEntrySize, NoSync), fields promoted
+	// (opts.SegmentSize). With NoSync, StoreLogs returns once the
+	// entries are readable, without waiting for them to be durable.
+	JournalOptions
 	// SnapshotRetain is how many snapshots Snapshots() keeps (and List
 	// returns); 0 means DefaultSnapshotRetain.
 	SnapshotRetain int
@@ -116,6 +103,14 @@ type Options struct {
 	// they outweigh live ones).
 	MaxStableSize int64
 }
+
+// JournalOptions are the options both Raft adapters share, embedded in
+// Options: FS (every file operation, snapshots and the StableStore file
+// included; nil means mmapio.OS), SegmentSize, MaxEntrySize and NoSync.
+// Each field is documented on its declaration, in
+// raftadapter/internal/adapteropts (go doc
+// github.com/spoolhq/spool/raftadapter/internal/adapteropts.Journal).
+type JournalOptions = adapteropts.Journal
 
 // Store is a raft.LogStore (monotonic, commit-tracking) and raft.StableStore
 // kept in a spool journal, with a raft.SnapshotStore beside it
@@ -174,12 +169,8 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if o.MaxStableSize < 0 {
 		return nil, fmt.Errorf("%w: MaxStableSize %d < 0", ErrInvalidArgument, o.MaxStableSize)
 	}
-	j, err := journal.Open(dir, &journal.Options{
-		FS:           o.FS,
-		SegmentSize:  o.SegmentSize,
-		MaxEntrySize: o.MaxEntrySize,
-		Sync:         journal.PageCache, // StoreLogs waits for its own sync
-	})
+	o.FS = adapteropts.FS(o.JournalOptions)
+	j, err := adapteropts.OpenJournal(dir, o.JournalOptions) // StoreLogs waits for its own sync
 	if err != nil {
 		return nil, err
 	}
@@ -226,10 +217,12 @@ func (s *Store) checkFormat() error {
 }
 
 // Close closes the log (recording a clean shutdown, so that the next Open
-// reads no entry). Shut raft down first. Close is idempotent.
+// reads no entry). Shut raft down first. A second Close returns an error
+// wrapping journal.ErrClosed, as a journal's does (and the etcd
+// adapter's): a shutdown path that runs twice is a bug worth seeing.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
-		return nil
+		return adapteropts.ErrClosedAgain("hashicorp")
 	}
 	return errors.Join(s.stable.close(), s.j.Close())
 }

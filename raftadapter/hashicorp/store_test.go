@@ -27,7 +27,7 @@ const smallSegments = 64 << 10
 func openStore(t testing.TB, dir string, opts *Options) *Store {
 	t.Helper()
 	if opts == nil {
-		opts = &Options{SegmentSize: smallSegments}
+		opts = &Options{JournalOptions: JournalOptions{SegmentSize: smallSegments}}
 	}
 	s, err := Open(dir, opts)
 	if err != nil {
@@ -303,7 +303,7 @@ func TestDeleteRange(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s := openStore(t, dir, &Options{SegmentSize: smallSegments})
+			s := openStore(t, dir, &Options{JournalOptions: JournalOptions{SegmentSize: smallSegments}})
 			logs := makeLogs(first, last-first+1)
 			for i := range logs {
 				logs[i].Data = bytes.Repeat([]byte{byte(i)}, 1500) // several segments
@@ -709,7 +709,7 @@ func TestCrashImages(t *testing.T) {
 		return all[idx-1]
 	}
 	for i, im := range images {
-		c, err := Open(im.dir, &Options{SegmentSize: smallSegments})
+		c, err := Open(im.dir, &Options{JournalOptions: JournalOptions{SegmentSize: smallSegments}})
 		if err != nil {
 			t.Fatalf("image %d: %v", i, err)
 		}
@@ -821,8 +821,9 @@ func TestEntryFormatErrors(t *testing.T) {
 	}
 }
 
-// TestClosed follows raft-wal's TestClose: after Close every method
-// returns an error wrapping journal.ErrClosed.
+// TestClosed follows raft-wal's TestClose: after Close every method,
+// Close itself included, returns an error wrapping journal.ErrClosed (the
+// etcd adapter's and the journal's rule).
 func TestClosed(t *testing.T) {
 	s := testStore(t)
 	if err := s.StoreLogs(makeLogs(1, 3)); err != nil {
@@ -831,8 +832,8 @@ func TestClosed(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
+	if err := s.Close(); !errors.Is(err, journal.ErrClosed) {
+		t.Fatalf("second Close: %v, want journal.ErrClosed", err)
 	}
 	var log raft.Log
 	second := func(_ any, err error) error { return err }
@@ -963,7 +964,7 @@ func TestInvalidArguments(t *testing.T) {
 // those before the large one; the store stays usable.
 func TestStoreLogsAtomic(t *testing.T) {
 	dir := t.TempDir()
-	s := openStore(t, dir, &Options{SegmentSize: smallSegments, MaxEntrySize: 4096})
+	s := openStore(t, dir, &Options{JournalOptions: JournalOptions{SegmentSize: smallSegments, MaxEntrySize: 4096}})
 	if err := s.StoreLogs(makeLogs(1, 10)); err != nil {
 		t.Fatal(err)
 	}
@@ -979,7 +980,7 @@ func TestStoreLogsAtomic(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openStore(t, dir, &Options{SegmentSize: smallSegments, MaxEntrySize: 4096})
+	s = openStore(t, dir, &Options{JournalOptions: JournalOptions{SegmentSize: smallSegments, MaxEntrySize: 4096}})
 	checkRange(t, s, 1, 15)
 	checkLogs(t, s, makeLogs(1, 15))
 }

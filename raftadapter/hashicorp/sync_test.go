@@ -70,7 +70,7 @@ func (m *countingMapping) Sync(off, n int) error {
 func TestStoreLogsOneSync(t *testing.T) {
 	for _, noSync := range []bool{false, true} {
 		fs := &countingFS{FS: mmapio.OS}
-		s := openStore(t, t.TempDir(), &Options{FS: fs, NoSync: noSync})
+		s := openStore(t, t.TempDir(), &Options{JournalOptions: JournalOptions{FS: fs, NoSync: noSync}})
 		// The first append creates the first segment (its header and
 		// directory entry are synced once); count from the second.
 		if err := s.StoreLogs([]*raft.Log{{Index: 1, Term: 1}}); err != nil {
@@ -109,7 +109,7 @@ func TestStoreLogsOneSync(t *testing.T) {
 // wait).
 func TestStoreLogsAllocs(t *testing.T) {
 	for _, noSync := range []bool{false, true} {
-		s := openStore(t, t.TempDir(), &Options{NoSync: noSync})
+		s := openStore(t, t.TempDir(), &Options{JournalOptions: JournalOptions{NoSync: noSync}})
 		next := uint64(1)
 		data := make([]byte, 128)
 		per := map[int]float64{}
