@@ -316,7 +316,7 @@ func (j *Journal) afterAppend(idx uint64, durable bool) error {
 		return j.waitDurable(context.Background(), idx)
 	case j.opts.Sync == GroupCommit:
 		select {
-		case j.flushWake <- struct{}{}:
+		case j.committer.wake <- struct{}{}:
 		default:
 		}
 	}

@@ -143,7 +143,7 @@ func noSpaceCase(t *testing.T, policy SyncPolicy, arm func(*crashfs.FS), name st
 		full = !r.do(step{kind: stAppend, sizes: []int{9000 + i*100}})
 	}
 	if !full {
-		if r.fs.Fired() > 0 && r.j.sparesDropped.Load() > 0 {
+		if r.fs.Fired() > 0 && r.j.spareMaker.dropped.Load() > 0 {
 			// The one-shot fault hit the reservation of a spare
 			// segment file; the roll reserved its own and nothing
 			// ran out of space. The journal must not have noticed.

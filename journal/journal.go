@@ -75,23 +75,10 @@ type Journal struct {
 	syncRunning bool
 	syncDone    chan struct{} // closed when the running round ends
 
-	flushWake chan struct{} // GroupCommit: wakes the committer
-	flushStop chan struct{}
-	flushWG   sync.WaitGroup // committer, prefaulter and spare maker
-
-	prefaultReq  chan prefaultRequest // one pending request (see prefault.go)
-	prefaultStop chan struct{}        // stops the prefaulter and the spare maker
-
-	spareAsked bool          // writer lock: a spare was asked for since the last roll
-	spareReq   chan struct{} // wakes the spare maker (see spare.go)
-	spareSeq   uint64        // names spares; used by whichever makes them
-
-	sparesDropped    atomic.Int64 // spares that could not be made (tests read it)
-	segmentsRecycled atomic.Int64 // cut segments turned into spares (tests read it)
-
-	spareMu     sync.Mutex // guards the two fields below
-	spare       *spareFile // prepared for the next roll, or nil
-	spareClosed bool       // Close ran: a spare made now is discarded
+	// The background goroutines (worker.go).
+	spareMaker spareMaker
+	prefaulter prefaulter
+	committer  committer
 
 	viewPool sync.Pool
 }
@@ -136,17 +123,10 @@ func Open(dir string, opts *Options) (*Journal, error) {
 		}
 		return nil, err
 	}
-	j.prefaultReq = make(chan prefaultRequest, 1)
-	j.prefaultStop = make(chan struct{})
-	j.spareReq = make(chan struct{}, 1)
-	j.flushWG.Add(2)
-	go j.prefaulter()
-	go j.spareMaker()
+	j.prefaulter.start(j.prefaultLoop)
+	j.spareMaker.start(j.spareLoop)
 	if o.Sync == GroupCommit {
-		j.flushWake = make(chan struct{}, 1)
-		j.flushStop = make(chan struct{})
-		j.flushWG.Add(1)
-		go j.committer()
+		j.committer.start(j.commitLoop)
 	}
 	return j, nil
 }
@@ -223,15 +203,13 @@ func (j *Journal) Close() error {
 	return err
 }
 
-// stopBackground stops the committer, the prefaulter and the spare maker.
+// stopBackground stops the committer, the prefaulter and the spare maker;
+// when it returns none of them runs. None waits for another, so the order
+// does not matter. Called once, by Close or crashClose.
 func (j *Journal) stopBackground() {
-	if j.flushStop != nil {
-		close(j.flushStop)
-	}
-	if j.prefaultStop != nil {
-		close(j.prefaultStop)
-	}
-	j.flushWG.Wait()
+	j.committer.stop()
+	j.prefaulter.stop()
+	j.spareMaker.stop()
 }
 
 // closeCleanLocked syncs the active segment and writes the clean record.

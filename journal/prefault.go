@@ -68,12 +68,13 @@ type prefaultRequest struct {
 // under the writer lock.
 func (j *Journal) maybePrefaultLocked(s *segment) {
 	j.spareWantedLocked(s)
-	if j.prefaultReq == nil {
-		return
+	reqs := j.prefaulter.req
+	if reqs == nil {
+		return // recovery: the prefaulter is not started yet
 	}
 	end := s.trailerOff()
 	faulted := s.faultedTo.Load()
-	if faulted-s.writeOff > prefaultAhead/2 || faulted >= end || len(j.prefaultReq) > 0 {
+	if faulted-s.writeOff > prefaultAhead/2 || faulted >= end || len(reqs) > 0 {
 		return
 	}
 	if !s.tryPin() {
@@ -81,39 +82,41 @@ func (j *Journal) maybePrefaultLocked(s *segment) {
 	}
 	req := prefaultRequest{s: s, from: max(faulted, s.writeOff), to: min(s.writeOff+prefaultAhead, end)}
 	select {
-	case j.prefaultReq <- req:
+	case reqs <- req:
 	default:
 		s.unpin()
 	}
 }
 
-// prefaulter runs until Close, faulting in the ranges the writer asks for.
-func (j *Journal) prefaulter() {
-	defer j.flushWG.Done()
+// prefaultLoop is the prefaulter's goroutine: until stopped, it faults in
+// the ranges the writer asks for. A request left pending at the stop has its
+// pin dropped.
+func (j *Journal) prefaultLoop(stop <-chan struct{}) {
+	reqs := j.prefaulter.req
 	for {
 		select {
-		case <-j.prefaultStop:
+		case <-stop:
 			select {
-			case req := <-j.prefaultReq:
+			case req := <-reqs:
 				req.s.unpin()
 			default:
 			}
 			return
-		case req := <-j.prefaultReq:
-			j.prefault(req)
+		case req := <-reqs:
+			prefault(req, stop)
 			req.s.unpin()
 		}
 	}
 }
 
 // prefault faults in [req.from, req.to) of req.s in steps, skipping what an
-// earlier request already covered, and stops early at Close.
-func (j *Journal) prefault(req prefaultRequest) {
+// earlier request already covered, and returns early once stop is closed.
+func prefault(req prefaultRequest, stop <-chan struct{}) {
 	s := req.s
 	from := max(s.faultedTo.Load(), req.from) &^ int64(mmapio.PageSize()-1)
 	for from < req.to {
 		select {
-		case <-j.prefaultStop:
+		case <-stop:
 			return
 		default:
 		}

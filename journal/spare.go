@@ -51,16 +51,17 @@ func (sp *spareFile) discard(j *Journal) {
 // full, unless one was already asked for since the last roll. Called under
 // the writer lock.
 func (j *Journal) spareWantedLocked(s *segment) {
-	if j.spareAsked || s.writeOff < s.size/2 {
+	m := &j.spareMaker
+	if m.asked || s.writeOff < s.size/2 {
 		return
 	}
-	j.spareAsked = true
+	m.asked = true
 	switch j.opts.spare {
 	case spareInline:
 		j.makeSpare()
 	case spareBackground:
 		select {
-		case j.spareReq <- struct{}{}:
+		case m.wake <- struct{}{}:
 		default:
 		}
 	}
@@ -69,11 +70,12 @@ func (j *Journal) spareWantedLocked(s *segment) {
 // takeSpareLocked hands the prepared spare, if any and if it has the size
 // segments are created with, to a roll. Called under the writer lock.
 func (j *Journal) takeSpareLocked() *spareFile {
-	j.spareMu.Lock()
-	sp := j.spare
-	j.spare = nil
-	j.spareMu.Unlock()
-	j.spareAsked = false
+	m := &j.spareMaker
+	m.mu.Lock()
+	sp := m.spare
+	m.spare = nil
+	m.mu.Unlock()
+	m.asked = false
 	if sp != nil && sp.size != j.opts.SegmentSize {
 		sp.discard(j)
 		return nil
@@ -81,14 +83,14 @@ func (j *Journal) takeSpareLocked() *spareFile {
 	return sp
 }
 
-// spareMaker runs until Close, preparing a spare whenever asked.
-func (j *Journal) spareMaker() {
-	defer j.flushWG.Done()
+// spareLoop is the spare maker's goroutine: until stopped, it prepares a
+// spare whenever the writer asks for one.
+func (j *Journal) spareLoop(stop <-chan struct{}) {
 	for {
 		select {
-		case <-j.prefaultStop:
+		case <-stop:
 			return
-		case <-j.spareReq:
+		case <-j.spareMaker.wake:
 			j.makeSpare()
 		}
 	}
@@ -166,34 +168,35 @@ func (j *Journal) prepareFile(f mmapio.File, path string, size int64) (*spareFil
 // file itself and reports what goes wrong there (a full disk as
 // ErrNoSpace). A failed sync is (prepareFile fails the instance).
 func (j *Journal) makeSpare() {
-	j.spareMu.Lock()
-	ready := j.spare != nil
-	j.spareMu.Unlock()
+	m := &j.spareMaker
+	m.mu.Lock()
+	ready := m.spare != nil
+	m.mu.Unlock()
 	if ready {
 		return
 	}
-	j.spareSeq++ // only the spare maker (or, inline, the writer) makes spares
-	path := filepath.Join(j.dir, spareName(j.spareSeq))
+	m.seq++ // only the spare maker (or, inline, the writer) makes spares
+	path := filepath.Join(j.dir, spareName(m.seq))
 	f, err := j.createFile(path)
 	if err != nil {
-		j.sparesDropped.Add(1)
+		m.dropped.Add(1)
 		return
 	}
 	sp, err := j.prepareFile(f, path, j.opts.SegmentSize)
 	if err != nil {
 		if !errors.Is(err, ErrFailed) {
-			j.sparesDropped.Add(1)
+			m.dropped.Add(1)
 		}
 		return
 	}
-	j.spareMu.Lock()
-	if j.spareClosed || j.spare != nil { // closing, or a cut recycled a segment meanwhile
-		j.spareMu.Unlock()
+	m.mu.Lock()
+	if m.closed || m.spare != nil { // closing, or a cut recycled a segment meanwhile
+		m.mu.Unlock()
 		sp.discard(j)
 		return
 	}
-	j.spare = sp
-	j.spareMu.Unlock()
+	m.spare = sp
+	m.mu.Unlock()
 }
 
 // recycleLocked makes segment s, just removed from the set by a cut at the
@@ -213,9 +216,10 @@ func (j *Journal) recycleLocked(s *segment) (bool, error) {
 	if j.opts.spare == spareOff || s.size != j.opts.SegmentSize || !s.loaded.Load() || s.mm == nil {
 		return false, nil
 	}
-	j.spareMu.Lock()
-	defer j.spareMu.Unlock()
-	if j.spare != nil || j.spareClosed || !s.refs.CompareAndSwap(1, 0) {
+	m := &j.spareMaker
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.spare != nil || m.closed || !s.refs.CompareAndSwap(1, 0) {
 		return false, nil
 	}
 	// The name is unique: segment IDs are never reused, and the spare
@@ -229,11 +233,11 @@ func (j *Journal) recycleLocked(s *segment) (bool, error) {
 		return true, nil
 	}
 	s.loadMu.Lock()
-	j.spare = &spareFile{path: path, file: s.file, mm: s.mm, size: s.size}
+	m.spare = &spareFile{path: path, file: s.file, mm: s.mm, size: s.size}
 	s.file, s.mm, s.data = nil, nil, nil
 	s.loadMu.Unlock()
 	j.liveSegments.Add(-1)
-	j.segmentsRecycled.Add(1)
+	m.recycled.Add(1)
 	return true, nil
 }
 
@@ -241,10 +245,11 @@ func (j *Journal) recycleLocked(s *segment) (bool, error) {
 // goroutines have stopped, and removes its file unless keep is set (tests
 // that simulate a crash leave it for recovery to remove).
 func (j *Journal) closeSpare(keep bool) {
-	j.spareMu.Lock()
-	sp := j.spare
-	j.spare, j.spareClosed = nil, true
-	j.spareMu.Unlock()
+	m := &j.spareMaker
+	m.mu.Lock()
+	sp := m.spare
+	m.spare, m.closed = nil, true
+	m.mu.Unlock()
 	switch {
 	case sp == nil:
 	case keep:

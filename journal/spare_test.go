@@ -25,9 +25,9 @@ func tmpFiles(t *testing.T, dir string) []string {
 }
 
 func spareReady(j *Journal) *spareFile {
-	j.spareMu.Lock()
-	defer j.spareMu.Unlock()
-	return j.spare
+	j.spareMaker.mu.Lock()
+	defer j.spareMaker.mu.Unlock()
+	return j.spareMaker.spare
 }
 
 // waitSpare waits for the spare maker, which runs in the background and
@@ -197,8 +197,8 @@ func TestTruncateBackRecyclesSegment(t *testing.T) {
 				t.Fatalf("mode %d round %d: %d spare files", mode, round, n)
 			}
 		}
-		if j.segmentsRecycled.Load() == 0 || reused == 0 {
-			t.Fatalf("mode %d: %d cut segments recycled, %d reused by a roll", mode, j.segmentsRecycled.Load(), reused)
+		if j.spareMaker.recycled.Load() == 0 || reused == 0 {
+			t.Fatalf("mode %d: %d cut segments recycled, %d reused by a roll", mode, j.spareMaker.recycled.Load(), reused)
 		}
 		checkEntries(t, j, 1, 100, size)
 		for i := uint64(101); i <= 120; i++ {
@@ -240,7 +240,7 @@ func TestTruncateBackKeepsPinnedSegment(t *testing.T) {
 	if err := j.TruncateBack(10); err != nil {
 		t.Fatal(err)
 	}
-	if j.segmentsRecycled.Load() != 0 {
+	if j.spareMaker.recycled.Load() != 0 {
 		t.Fatal("a pinned segment was recycled")
 	}
 	for i := uint64(11); i <= 300; i++ { // enough to roll into whatever the next segment is

@@ -146,15 +146,16 @@ func (j *Journal) wakeWaiters() {
 	j.syncMu.Unlock()
 }
 
-// committer is the GroupCommit background loop: whenever entries are
-// waiting, one sync covers all of them.
-func (j *Journal) committer() {
-	defer j.flushWG.Done()
+// commitLoop is the committer's goroutine (GroupCommit): until stopped,
+// whenever appends have woken it, one sync round covers every entry
+// appended so far. It returns at the first failure, which is sticky: from
+// then on every append and wait reports it.
+func (j *Journal) commitLoop(stop <-chan struct{}) {
 	for {
 		select {
-		case <-j.flushStop:
+		case <-stop:
 			return
-		case <-j.flushWake:
+		case <-j.committer.wake:
 		}
 		if err := j.waitDurable(context.Background(), j.last.Load()); err != nil {
 			return
