@@ -64,6 +64,40 @@ type View struct {
 
 	released bool
 	debug    debugState
+	poison   []byte // spooldebug: the heap copy served in place of the pages
+}
+
+// poisonByte fills a borrowed copy once its scope ends (spooldebug).
+const poisonByte = 0xDB
+
+// poisonMaxEntry bounds the entries spooldebug builds copy; larger ones
+// are served from the pages, unguarded.
+const poisonMaxEntry = 64 << 20
+
+// borrowCopy makes the view serve a heap copy of the payload (spooldebug
+// builds), which poisonBorrowed overwrites when the borrowing scope ends.
+func (v *View) borrowCopy() error {
+	if v.size > poisonMaxEntry {
+		return nil
+	}
+	buf, err := v.AppendTo(make([]byte, 0, v.size))
+	if err != nil {
+		return err
+	}
+	v.first, v.multi, v.poison = buf, false, buf
+	v.r.Reset(nil, buf, int64(len(buf)))
+	v.r.SetMaxBytes(v.j.opts.MaxEntrySize)
+	return nil
+}
+
+// poisonBorrowed overwrites the copy borrowCopy made and empties the
+// reader, so later use of either shows up as garbage or a short read.
+func (v *View) poisonBorrowed() {
+	for i := range v.poison {
+		v.poison[i] = poisonByte
+	}
+	v.poison = nil
+	v.r.Reset(nil, nil, 0)
 }
 
 func (v *View) pin(s *segment) {
@@ -310,10 +344,22 @@ func (j *Journal) Read(idx uint64, fn func(r *stream.Reader) error) error {
 		j.viewPool.Put(v)
 		return err
 	}
+	if debugPoison {
+		if err := v.borrowCopy(); err != nil {
+			v.unpinAll()
+			return err
+		}
+	}
 	err := fn(&v.r)
 	v.released = true
 	v.unpinAll()
 	v.first = nil
+	if debugPoison {
+		// A reader kept past the callback stays poisoned: the view is
+		// not reused.
+		v.poisonBorrowed()
+		return err
+	}
 	j.viewPool.Put(v)
 	return err
 }
@@ -356,8 +402,7 @@ func (j *Journal) Iter(from uint64) *Iterator {
 // journal (as of the call) or on error; check Err.
 func (it *Iterator) Next() bool {
 	if it.have {
-		it.v.unpinAll()
-		it.have = false
+		it.release()
 	}
 	if it.err != nil || it.next > it.j.last.Load() {
 		return false
@@ -366,9 +411,25 @@ func (it *Iterator) Next() bool {
 		it.err = err
 		return false
 	}
+	if debugPoison {
+		if err := it.v.borrowCopy(); err != nil {
+			it.v.unpinAll()
+			it.err = err
+			return false
+		}
+	}
 	it.have = true
 	it.next++
 	return true
+}
+
+// release ends the current entry's borrowing scope.
+func (it *Iterator) release() {
+	if debugPoison {
+		it.v.poisonBorrowed()
+	}
+	it.v.unpinAll()
+	it.have = false
 }
 
 // Index returns the current entry's index.
@@ -391,8 +452,7 @@ func (it *Iterator) Err() error { return it.err }
 // Close releases the iterator's pin.
 func (it *Iterator) Close() error {
 	if it.have {
-		it.v.unpinAll()
-		it.have = false
+		it.release()
 	}
 	it.next = ^uint64(0)
 	return nil
