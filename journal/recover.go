@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,40 +14,22 @@ import (
 	"github.com/zeebo/xxh3"
 )
 
-// segFile is a segment file found in the directory.
-type segFile struct {
-	id, first uint64
-	name      string
-}
-
 // recover loads the meta file and the segments and rebuilds the in-memory
-// state. It runs before the journal is shared, under no lock.
+// state: the analysis decides (plan.go), then the plan is applied. It runs
+// before the journal is shared, under no lock.
 func (j *Journal) recover() error {
 	names, err := j.fs.List(j.dir)
 	if err != nil {
 		return fmt.Errorf("journal: list %s: %w", j.dir, err)
 	}
-	var files []segFile
-	hasMeta := false
-	for _, n := range names {
-		switch {
-		case n == metaName:
-			hasMeta = true
-		case n == metaName+tmpSuffix || strings.HasSuffix(n, ".seg"+tmpSuffix):
-			// An interrupted creation: the rename never happened, so
-			// the file holds nothing acknowledged.
-			_ = j.fs.Remove(filepath.Join(j.dir, n))
-		default:
-			if id, first, ok := parseSegmentName(n); ok {
-				files = append(files, segFile{id: id, first: first, name: n})
-			}
-		}
+	d := planDir(names)
+	for _, n := range d.interrupted {
+		_ = j.fs.Remove(filepath.Join(j.dir, n))
 	}
-	slices.SortFunc(files, func(a, b segFile) int { return cmp.Compare(a.id, b.id) })
 	metaPath := filepath.Join(j.dir, metaName)
-	if !hasMeta {
-		if len(files) > 0 {
-			return corruptf(metaPath, -1, 0, "meta file missing beside %d segments", len(files))
+	if !d.hasMeta {
+		if err := d.missingMeta(metaPath); err != nil {
+			return err
 		}
 		if j.opts.NoCreate {
 			return fmt.Errorf("%w: no journal in %s", ErrNotFound, j.dir)
@@ -73,87 +54,72 @@ func (j *Journal) recover() error {
 	// the other slot.
 	j.meta = &metaStore{fs: j.fs, path: metaPath, dir: j.dir, file: mf, state: st, lazy: true}
 	j.id = st.journalID
+	j.nextSegID = nextSegID(d.files, st)
 
-	live, garbage := partitionFiles(files, st)
-	j.nextSegID = max(st.nextSegID, st.minSegID, st.idHigh, 1)
-	if len(files) > 0 {
-		j.nextSegID = max(j.nextSegID, files[len(files)-1].id+1)
-	}
+	a := newAnalysis(j)
+	return j.apply(a, a.plan(d.files, st))
+}
 
-	// Lay out the index from the names: entries starting in segment i are
-	// [first_i, first_i+1). Only the tail is loaded now: the last segment,
-	// and going back, every segment until one with a durable trailer (seals
-	// are synced in order, so all earlier ones have theirs), plus the
-	// segment a cut record names. The rest load on first access.
-	segs := make([]*segment, len(live))
+// apply carries out the plan of the analysis a.
+func (j *Journal) apply(a *analysis, p *recoveryPlan) error {
+	segs := p.segs
 	fail := func(err error) error {
 		for _, s := range segs {
-			if s != nil {
-				s.unpin()
-			}
+			s.unpin()
 		}
 		return err
 	}
-	for i, f := range live {
-		s := &segment{j: j, id: f.id, first: f.first, path: filepath.Join(j.dir, f.name)}
-		s.refs.Store(1)
-		j.liveSegments.Add(1)
-		segs[i] = s
-		if i > 0 {
-			p := segs[i-1]
-			if f.first < p.first || f.first-p.first > 1<<32-1 {
-				return fail(corruptf(s.path, -1, f.first, "segment starts at index %d, before or far after its predecessor's %d", f.first, p.first))
-			}
-			p.count.Store(uint32(f.first - p.first))
+	if !p.settled() {
+		return fail(p.err)
+	}
+	if p.cut != nil {
+		if err := p.cut.seal(); err != nil {
+			p.cut.closeFiles()
+			return fail(err)
 		}
 	}
-	if _, err := j.loadTail(segs, st); err != nil {
-		return fail(err)
-	}
-	segs, err = j.settleScanned(segs)
+	segs, err := j.settleScanned(a, segs, p.keep)
 	if err != nil {
 		return fail(err)
+	}
+	if p.step == stepChain {
+		return fail(p.err)
 	}
 	j.segs.Store(&segmentSet{segs: segs})
-
-	first, last, below, err := logBounds(st, segs)
-	if err != nil {
-		return fail(err)
+	if p.err != nil {
+		return fail(p.err)
 	}
-	j.first.Store(first)
-	j.last.Store(last)
-
-	// A tail that needs cutting: an incomplete spanning entry, or a cut
-	// record whose trailer rewrite may not have landed.
-	if n := len(segs); n > 0 && segs[n-1].open && !below {
-		if err := j.truncateBackLocked(last); err != nil {
+	j.first.Store(p.first)
+	j.last.Store(p.last)
+	if p.cutTail {
+		if err := j.truncateBackLocked(p.last); err != nil {
 			return err
 		}
 	}
 	j.durable.Store(j.last.Load())
 
-	for _, f := range garbage {
+	for _, f := range p.garbage {
 		if err := j.fs.Remove(filepath.Join(j.dir, f.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("journal: remove stale segment: %w", err)
 		}
 	}
-	if len(garbage) > 0 {
+	if len(p.garbage) > 0 {
 		if err := j.fs.SyncDir(j.dir); err != nil {
 			return fmt.Errorf("journal: sync dir %s: %w", j.dir, err)
 		}
 	}
 	// Segments wholly below the first index (a TruncateFront whose unlinks
 	// did not land).
-	if err := j.dropBelowLocked(first); err != nil {
+	if err := j.dropBelowLocked(p.first); err != nil {
 		return err
 	}
 	staleClean := j.meta.state.clean.segID != 0 && !j.cleanPending
-	if j.nextSegID > st.idHigh || staleClean {
+	if j.nextSegID > p.st.idHigh || staleClean {
 		// Record the ID bound before anything is appended: segments
 		// deleted above may have held the highest IDs. A clean record
 		// that recovery did not trust (the segment ended in a spanning
 		// entry, so it was scanned and sealed) is dropped too: a clean
-		// record vouches for the data below it (loadSegment), so none
+		// record vouches for the data below it (judgeScan), so none
 		// may outlive the state Close described.
 		j.meta.mu.Lock()
 		st := j.meta.state
@@ -244,15 +210,21 @@ func (j *Journal) create(metaPath string) error {
 	return nil
 }
 
-// loadSegment opens, validates and maps segment s, whose ID, path and
-// first index come from its file name. A segment without a valid trailer is
-// scanned; st supplies the cut and clean records (zero for a lazy load).
-// On error, whatever was opened is closed again.
+// loadSegment loads a segment Open left unloaded (ensure): like
+// loadSegmentWith, but the slots a scan rebuilds are dropped, because
+// ensure refuses a segment without a trailer whatever the scan finds.
 func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
+	return j.loadSegmentWith(s, isLast, st, func(uint32, int64) {})
+}
+
+// loadSegmentWith opens, validates and maps segment s, whose ID, path and
+// first index come from its file name, and takes its extent as decideLoad
+// says; it writes nothing. A segment without a valid trailer is scanned,
+// which hands the slots it rebuilds to setSlot; st supplies the cut and
+// clean records (zero for a lazy load). On error, whatever was opened is
+// closed again.
+func (j *Journal) loadSegmentWith(s *segment, isLast bool, st metaState, setSlot func(i uint32, off int64)) error {
 	id, path := s.id, s.path
-	// Verify loads through a verifyFS, which opens and maps read-only;
-	// then nothing here may write.
-	vfs, _ := j.fs.(*verifyFS)
 	f, err := j.fs.Open(path, true)
 	if err != nil {
 		return fmt.Errorf("journal: open %s: %w", path, err)
@@ -317,41 +289,22 @@ func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
 	if sealed && (t.journalID != j.id || t.segID != id) {
 		sealed = false // left over from a recycled file's earlier life
 	}
-	if st.cut.segID == id {
-		// The cut record is authoritative: the trailer rewrite it
-		// protects may not have landed.
+	isClean := isLast && st.clean.segID == id
+	switch decideLoad(st.cut.segID == id, sealed, func() bool { return isClean && j.trustClean(s, st.clean) }) {
+	case loadCut:
 		t = segTrailer{journalID: j.id, segID: id, firstStart: s.first, count: st.cut.count, flags: st.cut.flags, dataEnd: st.cut.dataEnd}
-		if err := s.validateTrailer(t); err != nil {
-			return bad(err)
-		}
-		s.applyTrailer(t)
-		if vfs != nil {
-			return nil // Verify reports the cut; Open re-applies it
-		}
-		if err := s.seal(); err != nil {
-			return bad(err)
-		}
-		return nil
-	}
-	if sealed {
+		fallthrough
+	case loadSealed:
 		if err := s.validateTrailer(t); err != nil {
 			return bad(err)
 		}
 		s.applyTrailer(t)
 		return nil
-	}
-	if isLast && st.clean.segID == id && j.trustClean(s, st.clean) {
+	case loadClean:
 		s.writeOff, s.highOff, s.synced = st.clean.dataEnd, st.clean.dataEnd, st.clean.dataEnd
 		j.active = s
 		j.cleanPending = true
 		return nil
-	}
-	// Not sealed: the last segment after a crash, or one whose deferred
-	// seal never reached the disk. Scan it; settleScanned decides.
-	// Verify rebuilds the slots beside the read-only mapping, not in it.
-	setSlot := s.setSlot
-	if vfs != nil {
-		setSlot = vfs.slotSetter(path)
 	}
 	var c checkpoint
 	var ckptOK bool
@@ -363,41 +316,33 @@ func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
 		return bad(faultError(path, -1, s.first, fault))
 	}
 	s.scanned = true
-	if ckptOK && (c.count > s.count.Load() || c.end > s.writeOff) {
-		// The scan stopped inside a prefix a sync made durable: this
-		// is damage to acknowledged entries, not a torn tail.
+	var ckpt *checkpoint
+	if ckptOK {
+		ckpt = &c
+	}
+	var clean *segRecord
+	if isClean {
+		clean = &st.clean
+	}
+	switch judgeScan(s.count.Load(), s.writeOff, ckpt, clean) {
+	case scanBelowCheckpoint:
 		return bad(corruptf(path, s.writeOff, s.first+uint64(s.count.Load()),
 			"chunk fails verification below the durable checkpoint (%d entries, %d bytes)", c.count, c.end))
-	}
-	if isLast && st.clean.segID == id && (st.clean.count > s.count.Load() || st.clean.dataEnd > s.writeOff) {
-		// trustClean refused the record, and the scan stopped short of
-		// it: Close synced the segment up to the record before writing
-		// it, and every mutation clears it first, so the record proves
-		// that everything below it was acknowledged and reached the
-		// disk. What fails verification there is damage (a flipped bit
-		// in the last chunk's header, a frame copied over it), not a
-		// torn tail to trim.
+	case scanBelowClean:
 		return bad(corruptf(path, s.writeOff, s.first+uint64(s.count.Load()),
 			"chunk fails verification below the clean-shutdown record (%d entries, %d bytes)", st.clean.count, st.clean.dataEnd))
 	}
 	return nil
 }
 
-// settleScanned deals with the segments that had to be scanned. A segment
-// is sealed lazily when the next one is created (its trailer reaches the
-// disk with the next sync), so after a crash any segment may lack its
-// trailer, but then nothing at or after it was ever synced past what the
-// scan finds intact. The log therefore ends at the first scanned segment
-// whose successor does not continue exactly where the scan stopped: later
-// segments are deleted (before sealing, so a crash in between repeats the
-// same decision) and the scanned segments are sealed where their data ends.
-// Appends after a crash go to a new segment, so nothing past a recovered
-// end can ever be revalidated by a later append lining up with it.
-func (j *Journal) settleScanned(segs []*segment) ([]*segment, error) {
-	keep, err := logBreak(segs)
-	if err != nil {
-		return segs, err
-	}
+// settleScanned applies the settling of the tail that logBreak decided:
+// the segments past the break (segs[keep:]) are deleted (before sealing,
+// so a crash in between repeats the same decision) and the scanned
+// segments are sealed where their data ends, with the slots their scans
+// rebuilt. Appends after a crash go to a new segment, so nothing past a
+// recovered end can ever be revalidated by a later append lining up with
+// it.
+func (j *Journal) settleScanned(a *analysis, segs []*segment, keep int) ([]*segment, error) {
 	if keep < len(segs) {
 		for _, t := range segs[keep:] {
 			if err := j.fs.Remove(t.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -412,128 +357,21 @@ func (j *Journal) settleScanned(segs []*segment) ([]*segment, error) {
 	}
 	for _, s := range segs {
 		if s.scanned {
+			if fault := mmapio.Guard(func() error {
+				for i, off := range a.slots[s.path] {
+					s.setSlot(uint32(i), int64(off))
+				}
+				return nil
+			}); fault != nil {
+				return segs, faultError(s.path, -1, s.first, fault)
+			}
 			if err := s.writeTrailer(s.count.Load(), s.writeOff, s.open, true); err != nil {
 				return segs, err
 			}
 			s.scanned = false
 		}
 	}
-	return segs, checkChain(segs)
-}
-
-// loadTail loads the segments Open needs at once: the last one and, going
-// back, every one until a segment with a durable trailer (seals are synced
-// in order, so all earlier ones have theirs; after a clean Close the last
-// segment alone), plus the segment a cut record names. On error it returns
-// the segment that failed to load.
-func (j *Journal) loadTail(segs []*segment, st metaState) (*segment, error) {
-	for i := len(segs) - 1; i >= 0; i-- {
-		s := segs[i]
-		if err := j.loadSegment(s, i == len(segs)-1, st); err != nil {
-			return s, err
-		}
-		s.loaded.Store(true)
-		if i == len(segs)-1 && j.cleanPending {
-			break // a clean Close synced every seal before it
-		}
-		if s.sealed && i < len(segs)-1 && !s.scanned {
-			break
-		}
-	}
-	if st.cut.segID != 0 {
-		for _, s := range segs {
-			if s.id == st.cut.segID && !s.loaded.Load() {
-				if err := j.loadSegment(s, false, st); err != nil {
-					return s, err
-				}
-				s.loaded.Store(true)
-			}
-		}
-	}
-	return nil, nil
-}
-
-// logBounds returns the index range of the log that the settled segments
-// and the meta state describe. below reports that every entry the segments
-// hold, an incomplete one included, lies below the first index (a
-// TruncateFront whose unlinks did not land): dropBelowLocked removes them,
-// and there is nothing to cut.
-func logBounds(st metaState, segs []*segment) (first, last uint64, below bool, err error) {
-	first = st.first
-	last = first - 1
-	if n := len(segs); n > 0 {
-		tail := segs[n-1]
-		last = tail.first + uint64(tail.count.Load()) - 1
-		if tail.open {
-			// Its last entry continues into a segment that does not
-			// exist: an incomplete, unacknowledged entry.
-			last--
-		}
-		if segs[0].first > first && last >= segs[0].first {
-			return 0, 0, false, corruptf(segs[0].path, 0, first, "meta says the log starts at %d but the first segment starts at %d", first, segs[0].first)
-		}
-	}
-	below = last < first-1
-	if below {
-		last = first - 1
-	}
-	return first, last, below, nil
-}
-
-// partitionFiles splits the segment files of the directory, sorted by ID,
-// into the live ones and garbage. Garbage is left by truncations that
-// crashed before their unlinks landed, and by a TruncateFront whose
-// unlinks did not all land: segments wholly below the first index (their
-// successor's first entry is at or below it), which go before the chain
-// checks because a later one gone while an earlier one stayed would break
-// them. Recovery removes the garbage; Verify reports it.
-func partitionFiles(files []segFile, st metaState) (live, garbage []segFile) {
-	for _, f := range files {
-		stale := f.id < st.minSegID ||
-			(st.cut.segID != 0 && f.id > st.cut.segID && f.id < st.nextSegID)
-		if stale {
-			garbage = append(garbage, f)
-		} else {
-			live = append(live, f)
-		}
-	}
-	for len(live) > 1 && live[1].first <= st.first {
-		garbage = append(garbage, live[0])
-		live = live[1:]
-	}
-	return live, garbage
-}
-
-// logBreak returns how many of the loaded tail segments the log keeps: it
-// ends after the first scanned segment that its successor does not
-// continue, or whose opening continuation is broken. It returns an error
-// when such a break is damage rather than a lost seal: a later segment
-// holds a checkpoint, so a sync round made every earlier seal durable, and
-// the entries a trim would drop were acknowledged. Recovery removes the
-// segments past the break; Verify reports them as a torn tail.
-func logBreak(segs []*segment) (int, error) {
-	for i := 0; i+1 < len(segs); i++ {
-		if !segs[i].scanned || chainOK(segs[i], segs[i+1]) && !brokenContinuation(segs[i]) {
-			continue
-		}
-		for _, t := range segs[i+1:] {
-			var c checkpoint
-			var ok bool
-			if fault := mmapio.Guard(func() error {
-				c, ok = decodeCheckpoint(t.data[t.ckpt:], t.salt)
-				return nil
-			}); fault != nil {
-				return 0, faultError(t.path, t.ckpt, t.first, fault)
-			}
-			if ok {
-				p := segs[i]
-				return 0, corruptf(p.path, p.writeOff, p.first+uint64(p.count.Load()),
-					"segment has no valid trailer and its data ends here, but the later segment %s holds a durable checkpoint (%d entries): acknowledged data is damaged", filepath.Base(t.path), c.count)
-			}
-		}
-		return i + 1, nil
-	}
-	return len(segs), nil
+	return segs, nil
 }
 
 // isIOError reports a read that failed for another reason than the end
@@ -541,16 +379,6 @@ func logBreak(segs []*segment) (int, error) {
 // returned as itself rather than as ErrCorrupt, and not remembered.
 func isIOError(err error) bool {
 	return err != nil && !errors.Is(err, io.EOF)
-}
-
-// brokenContinuation reports a scanned segment whose opening continuation
-// did not verify (scan marks it open with no data): the entry it continues
-// is incomplete, so the log ends before that entry, whatever later segments
-// hold. Its base and open flag would otherwise chain it to a successor that
-// holds the entry's last chunk, and the entry would be accepted with a
-// middle chunk that never reached the disk.
-func brokenContinuation(s *segment) bool {
-	return s.cont && s.open && s.writeOff == dataStart
 }
 
 func (s *segment) validateTrailer(t segTrailer) error {
@@ -620,8 +448,8 @@ const warmLastMax = 256 << 10
 // ends inside an entry that continues (impossible for the last segment, so
 // the caller truncates it).
 //
-// setSlot records the offset of each entry's first chunk (s.setSlot, or a
-// table beside a read-only mapping for Verify).
+// setSlot records the offset of each entry's first chunk (the analysis'
+// table, which Open writes into the segment when it seals it).
 func (s *segment) scan(setSlot func(i uint32, off int64)) {
 	off := int64(dataStart)
 	var count uint32
@@ -709,35 +537,4 @@ func (s *segment) scanEnd(count uint32, end int64, open bool) {
 	s.count.Store(count)
 	s.writeOff, s.highOff, s.synced = end, end, 0
 	s.open = open
-}
-
-// checkChain verifies that consecutive loaded segments continue each
-// other's indexes, so a missing segment is reported rather than skipped.
-// Segments loaded later are checked by ensure against the count their
-// successor's name implies.
-func checkChain(segs []*segment) error {
-	for i := 1; i < len(segs); i++ {
-		p, s := segs[i-1], segs[i]
-		if !p.loaded.Load() || !s.loaded.Load() {
-			continue // checked when loaded (ensure)
-		}
-		if !chainOK(p, s) {
-			wantBase := p.first + uint64(p.count.Load())
-			if p.open {
-				wantBase--
-			}
-			return corruptf(s.path, 0, wantBase, "segment base %d (continuation %v) does not follow %s (next %d, open %v)", s.base, s.cont, filepath.Base(p.path), wantBase, p.open)
-		}
-	}
-	return nil
-}
-
-// chainOK reports whether s continues p: it starts with the entry after
-// p's last, or with the continuation of p's open entry.
-func chainOK(p, s *segment) bool {
-	want := p.first + uint64(p.count.Load())
-	if p.open {
-		want--
-	}
-	return s.base == want && s.cont == p.open
 }

@@ -1,14 +1,12 @@
 package journal
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/spoolhq/spool/mmapio"
 )
@@ -227,9 +225,10 @@ func Verify(dir string, opts *Options) (*Report, error) {
 	}
 	v := &verifier{
 		rep: &Report{Dir: dir},
-		vfs: &verifyFS{base: o.FS, slots: map[string][]uint32{}},
+		vfs: &verifyFS{base: o.FS},
 	}
 	v.j = &Journal{dir: dir, fs: v.vfs, opts: o}
+	v.a = newAnalysis(v.j)
 	defer v.j.releaseAll()
 	if err := v.run(); err != nil {
 		return v.rep, err
@@ -243,6 +242,7 @@ type verifier struct {
 	rep   *Report
 	vfs   *verifyFS
 	j     *Journal
+	a     *analysis
 	files []segFile
 	segs  map[*segment]int // index into rep.Segments
 }
@@ -301,9 +301,8 @@ func (v *verifier) note(format string, args ...any) {
 	v.rep.Notes = append(v.rep.Notes, fmt.Sprintf(format, args...))
 }
 
-// run walks Journal.recover's steps with the same decision functions
-// (partitionFiles, loadTail, logBreak, logBounds), reporting what recovery
-// would do instead of doing it, then reads every entry as a caller would.
+// run runs the analysis of Journal.recover (plan.go) and reports its plan
+// instead of applying it, then reads every entry as a caller would.
 func (v *verifier) run() error {
 	dir, rep := v.j.dir, v.rep
 	names, err := v.vfs.List(dir)
@@ -313,28 +312,19 @@ func (v *verifier) run() error {
 		}
 		return fmt.Errorf("journal: list %s: %w", dir, err)
 	}
-	hasMeta := false
-	for _, n := range names {
-		switch {
-		case n == metaName:
-			hasMeta = true
-		case n == metaName+tmpSuffix || strings.HasSuffix(n, ".seg"+tmpSuffix):
-			v.note("%s: interrupted creation, recovery removes it", n)
-		default:
-			if id, first, ok := parseSegmentName(n); ok {
-				v.files = append(v.files, segFile{id: id, first: first, name: n})
-			}
-		}
+	d := planDir(names)
+	for _, n := range d.interrupted {
+		v.note("%s: interrupted creation, recovery removes it", n)
 	}
-	slices.SortFunc(v.files, func(a, b segFile) int { return cmp.Compare(a.id, b.id) })
+	v.files = d.files
 	rep.Segments = make([]SegmentReport, len(v.files))
 	for i, f := range v.files {
 		rep.Segments[i] = SegmentReport{Name: f.name, ID: f.id, FirstIndex: f.first, State: SegmentUnchecked, FileSize: v.fileSize(f.name)}
 	}
 	metaPath := filepath.Join(dir, metaName)
-	if !hasMeta {
-		if len(v.files) > 0 {
-			return v.stop(corruptf(metaPath, -1, 0, "meta file missing beside %d segments", len(v.files)))
+	if !d.hasMeta {
+		if err := d.missingMeta(metaPath); err != nil {
+			return v.stop(err)
 		}
 		return fmt.Errorf("%w: no journal in %s", ErrNotFound, dir)
 	}
@@ -350,60 +340,51 @@ func (v *verifier) run() error {
 		}
 	}
 	v.j.id, rep.JournalID = st.journalID, st.journalID
-	return v.layOut(st)
+	return v.report(v.a.plan(v.files, st))
 }
 
-// layOut builds and loads the segment set as recover does.
-func (v *verifier) layOut(st metaState) error {
+// report reports the plan, step by step as Open would apply it.
+func (v *verifier) report(p *recoveryPlan) error {
 	j, rep := v.j, v.rep
-	liveFiles, garbage := partitionFiles(v.files, st)
 	index := make(map[string]int, len(v.files)) // file name -> rep.Segments
 	for i, f := range v.files {
 		index[f.name] = i
 	}
-	for _, f := range garbage {
+	for _, f := range p.garbage {
 		rep.Segments[index[f.name]].State = SegmentStale
 		v.note("%s: left by an earlier truncation, recovery removes it", f.name)
 	}
-	var live []*segment
-	v.segs = map[*segment]int{}
-	for _, f := range liveFiles {
-		i := index[f.name]
-		s := &segment{j: j, id: f.id, first: f.first, path: filepath.Join(j.dir, f.name)}
-		s.refs.Store(1)
-		j.liveSegments.Add(1)
-		v.segs[s] = i
-		live = append(live, s)
-		if n := len(live); n > 1 {
-			p := live[n-2]
-			if f.first < p.first || f.first-p.first > 1<<32-1 {
-				j.segs.Store(&segmentSet{segs: live})
-				return v.stop(corruptf(s.path, -1, f.first, "segment starts at index %d, before or far after its predecessor's %d", f.first, p.first))
-			}
-			p.count.Store(uint32(f.first - p.first))
-		}
+	v.segs = make(map[*segment]int, len(p.segs))
+	for _, s := range p.segs {
+		v.segs[s] = index[filepath.Base(s.path)]
 	}
-	j.segs.Store(&segmentSet{segs: live}) // released by releaseAll
-	if failed, err := j.loadTail(live, st); err != nil {
-		rep.Segments[v.segs[failed]].State = SegmentDamaged
-		if err := v.stop(err); err != nil {
+	j.segs.Store(&segmentSet{segs: p.segs}) // released by releaseAll
+	switch p.step {
+	case stepLayout:
+		return v.stop(p.err)
+	case stepLoad:
+		rep.Segments[v.segs[p.failed]].State = SegmentDamaged
+		if err := v.stop(p.err); err != nil {
 			return err
 		}
-		return v.readSealedBefore(live, slices.Index(live, failed), st)
+		return v.readSealedBefore(p.segs, slices.Index(p.segs, p.failed), p.st)
 	}
-	for _, s := range live {
+	for _, s := range p.segs {
 		if s.loaded.Load() {
 			v.record(s, true)
 		}
 	}
-	if st.cut.segID != 0 {
-		v.note("meta records a cut of segment %016x at offset %d: recovery re-applies it", st.cut.segID, st.cut.dataEnd)
+	if p.st.cut.segID != 0 {
+		v.note("meta records a cut of segment %016x at offset %d: recovery re-applies it", p.st.cut.segID, p.st.cut.dataEnd)
 	}
-	segs, err := v.settle(live)
-	if err != nil {
-		return v.stop(err)
+	if p.step == stepBreak {
+		return v.stop(p.err)
 	}
-	return v.bound(st, segs)
+	segs := v.settle(p)
+	if p.step == stepChain {
+		return v.stop(p.err)
+	}
+	return v.bound(p, segs)
 }
 
 // readSealedBefore reads, after damage at live[failed] that makes Open
@@ -492,17 +473,14 @@ func (v *verifier) readTrailer(s *segment) (segTrailer, bool) {
 	return t, ok && t.journalID == v.j.id && t.segID == s.id
 }
 
-// settle is settleScanned without its writes: the log ends at the first
-// scanned segment that its successor does not continue.
-func (v *verifier) settle(segs []*segment) ([]*segment, error) {
-	keep, err := logBreak(segs)
-	if err != nil {
-		return segs, err
-	}
-	if keep < len(segs) {
-		p, d := segs[keep-1], segs[keep]
+// settle reports the settling of the tail: the segments past the break
+// are dropped.
+func (v *verifier) settle(p *recoveryPlan) []*segment {
+	segs := p.segs
+	if keep := p.keep; keep < len(segs) {
+		q, d := segs[keep-1], segs[keep]
 		v.torn(d.path, -1, d.base, "does not continue %s where its scan stopped (entry %d): recovery removes it and %d later segments",
-			filepath.Base(p.path), p.first+uint64(p.count.Load()), len(segs)-keep-1)
+			filepath.Base(q.path), q.first+uint64(q.count.Load()), len(segs)-keep-1)
 		for _, t := range segs[keep:] {
 			v.rep.Segments[v.segs[t]].State = SegmentDropped
 			t.unpin()
@@ -510,18 +488,18 @@ func (v *verifier) settle(segs []*segment) ([]*segment, error) {
 		segs = segs[:keep]
 		v.j.segs.Store(&segmentSet{segs: segs})
 	}
-	return segs, checkChain(segs)
+	return segs
 }
 
 // bound sets the index range as recover does and reads every entry.
-func (v *verifier) bound(st metaState, segs []*segment) error {
-	j, rep := v.j, v.rep
-	first, last, below, err := logBounds(st, segs)
-	if err != nil {
-		return v.stop(err)
+func (v *verifier) bound(p *recoveryPlan, segs []*segment) error {
+	j, rep, st := v.j, v.rep, p.st
+	if p.err != nil {
+		return v.stop(p.err)
 	}
-	if n := len(segs); n > 0 && segs[n-1].open && !below {
-		tail := segs[n-1]
+	first, last := p.first, p.last
+	if p.cutTail {
+		tail := segs[len(segs)-1]
 		// Recovery cuts the incomplete spanning entry; the cut needs the
 		// slot of the segment it starts in.
 		c := j.segs.Load().find(last + 1)
@@ -645,7 +623,7 @@ func (v *verifier) readAll(first, last uint64) error {
 		}
 		off := int64(-1) // openAt reads the slot on disk
 		if s.scanned {
-			if o, ok := v.vfs.slot(s.path, uint32(i)); ok {
+			if o, ok := v.a.slot(s.path, uint32(i)); ok {
 				off = o
 			}
 		}
@@ -695,7 +673,7 @@ func (v *verifier) badEntry(err error) {
 // It returns -1 if the slot cannot be read.
 func (v *verifier) slotOf(s *segment, i uint32) int64 {
 	if s.scanned {
-		if off, ok := v.vfs.slot(s.path, i); ok {
+		if off, ok := v.a.slot(s.path, i); ok {
 			return off
 		}
 	}
@@ -812,12 +790,11 @@ func (v *verifier) fileSize(name string) int64 {
 }
 
 // verifyFS is the FS Verify reads through: every file is opened and mapped
-// read-only, and every operation that would change the directory fails.
-// loadSegment recognises it and then writes nothing: the slots a scan
-// rebuilds go to a table here instead of into the mapping.
+// read-only, and every operation that would change the directory fails. The
+// analysis writes nothing anyway; this makes a slip fail loudly rather than
+// change a journal Verify was asked only to read.
 type verifyFS struct {
-	base  mmapio.FS
-	slots map[string][]uint32 // per segment path; Verify is single-goroutine
+	base mmapio.FS
 }
 
 var errReadOnly = errors.New("journal: verify opened the directory read-only")
@@ -842,27 +819,6 @@ func (v *verifyFS) MkdirAll(dir string) error {
 func (v *verifyFS) SyncDir(dir string) error { return fmt.Errorf("%w: sync %s", errReadOnly, dir) }
 func (v *verifyFS) Lock(name string) (io.Closer, error) {
 	return nil, fmt.Errorf("%w: lock %s", errReadOnly, name)
-}
-
-// slotSetter returns the setSlot of a scan of the segment at path.
-func (v *verifyFS) slotSetter(path string) func(i uint32, off int64) {
-	v.slots[path] = v.slots[path][:0]
-	return func(i uint32, off int64) {
-		tab := v.slots[path]
-		if int(i) == len(tab) {
-			v.slots[path] = append(tab, uint32(off))
-		} else if int(i) < len(tab) {
-			tab[i] = uint32(off)
-		}
-	}
-}
-
-func (v *verifyFS) slot(path string, i uint32) (int64, bool) {
-	tab := v.slots[path]
-	if int(i) >= len(tab) {
-		return 0, false
-	}
-	return int64(tab[i]), true
 }
 
 // readOnlyFile is a file opened read-only whose mappings are read-only.
