@@ -45,6 +45,9 @@ type field[T, S any] struct {
 
 	// scalarKind: the value as a varint, and whether it is present
 	get func(*T) (uint64, bool)
+	// scalarKind, a uint64 field: the field, which Size and Marshal read
+	// in one call instead of two through get
+	u64 func(*T) **uint64
 	// scalarKind: stores v in s and points the field at it
 	set func(m *T, s *S, v uint64)
 	// bytesKind: the field (nil is absent)
@@ -60,10 +63,12 @@ type field[T, S any] struct {
 // submessage codes a message field of a message P: the table of the
 // field's message type, and whether it is optional or repeated.
 type submessage[P any] interface {
+	has(p *P) bool // whether the field is present (a list not empty)
 	size(p *P) int // of every occurrence, tags and lengths included
 	// encode takes and returns the encoder by value: a pointer passed
 	// through an interface escapes, and Marshal's encoder would then be
-	// allocated on every call.
+	// allocated on every call. The copies cost more than a call, so
+	// encode is called only for a field that is present.
 	encode(c encoder, p *P, tag uint64) encoder
 	// decode decodes the occurrence whose value starts b (after its tag)
 	// and returns the value's length; a repeated field decodes every
@@ -110,7 +115,8 @@ func (t *table[T, S]) lookup(num protowire.Number, typ protowire.Type) *field[T,
 
 // number is an optional uint64 or enum field.
 func number[T, S any, V ~uint64 | ~int32](num protowire.Number, ptr func(*T) **V, slot func(*S) *V) field[T, S] {
-	return field[T, S]{num: num, kind: scalarKind,
+	u64, _ := any(ptr).(func(*T) **uint64)
+	return field[T, S]{num: num, kind: scalarKind, u64: u64,
 		get: func(m *T) (uint64, bool) {
 			if p := *ptr(m); p != nil {
 				return uint64(int64(*p)), true // an enum's negative values take ten bytes, as in protobuf
@@ -175,7 +181,11 @@ func (t *table[T, S]) size(m *T) int {
 		f := &t.fields[i]
 		switch f.kind {
 		case scalarKind:
-			if v, ok := f.get(m); ok {
+			if f.u64 != nil {
+				if p := *f.u64(m); p != nil {
+					n += 1 + protowire.SizeVarint(*p)
+				}
+			} else if v, ok := f.get(m); ok {
 				n += 1 + protowire.SizeVarint(v)
 			}
 		case bytesKind:
@@ -224,7 +234,11 @@ func (t *table[T, S]) encode(c *encoder, m *T) {
 		f := &t.fields[i]
 		switch f.kind {
 		case scalarKind:
-			if v, ok := f.get(m); ok {
+			if f.u64 != nil {
+				if p := *f.u64(m); p != nil {
+					c.buf = protowire.AppendVarint(protowire.AppendVarint(c.buf, f.tag), *p)
+				}
+			} else if v, ok := f.get(m); ok {
 				c.buf = protowire.AppendVarint(protowire.AppendVarint(c.buf, f.tag), v)
 			}
 		case bytesKind:
@@ -241,7 +255,9 @@ func (t *table[T, S]) encode(c *encoder, m *T) {
 				c.buf = protowire.AppendVarint(protowire.AppendVarint(c.buf, f.tag), v)
 			}
 		case messageKind:
-			*c = f.sub.encode(*c, m, f.tag)
+			if f.sub.has(m) {
+				*c = f.sub.encode(*c, m, f.tag)
+			}
 		}
 	}
 	c.buf = append(c.buf, t.refl(m).GetUnknown()...)
@@ -251,6 +267,8 @@ type optionalMsg[P, C, CS any] struct {
 	ptr func(*P) **C
 	t   *table[C, CS]
 }
+
+func (o optionalMsg[P, C, CS]) has(p *P) bool { return *o.ptr(p) != nil }
 
 func (o optionalMsg[P, C, CS]) size(p *P) int {
 	if c := *o.ptr(p); c != nil {
@@ -280,6 +298,8 @@ type repeatedMsg[P, C, CS any] struct {
 func (r repeatedMsg[P, C, CS]) describe() (protoreflect.MessageDescriptor, bool) {
 	return r.t.refl(new(C)).Descriptor(), true
 }
+
+func (r repeatedMsg[P, C, CS]) has(p *P) bool { return len(*r.ptr(p)) > 0 }
 
 func (r repeatedMsg[P, C, CS]) size(p *P) int {
 	n := 0
