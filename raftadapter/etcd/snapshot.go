@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spoolhq/spool/journal"
+	"github.com/spoolhq/spool/mmapio"
 	"github.com/zeebo/xxh3"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -70,17 +71,11 @@ func (s *Storage) writeSnapshotFile(index, term uint64, data []byte) (uint64, er
 	if err == nil {
 		_, err = f.WriteAt(data, snapHeaderSize)
 	}
-	if err == nil && !s.opts.NoSync {
-		err = f.Sync()
+	if err == nil {
+		err = mmapio.Publish(s.fs, f, s.snapPath(index, term), !s.opts.NoSync)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = s.fs.Rename(tmp, s.snapPath(index, term))
-	}
-	if err == nil && !s.opts.NoSync {
-		err = s.fs.SyncDir(s.dir)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("etcd: snapshot file %s: %w", snapName(index, term), err)

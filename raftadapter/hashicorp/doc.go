@@ -161,7 +161,8 @@
 //
 // A snapshot is one file, written front to back as raft streams it (nothing
 // is held in memory) and published atomically: written as <id>.snap.tmp,
-// fsynced, renamed to <id>.snap, directory fsynced. The newest
+// fsynced, renamed to <id>.snap, directory fsynced (mmapio.Publish),
+// every step through Options.FS like the log's. The newest
 // Options.SnapshotRetain snapshots are kept.
 //
 //	0         16                    16+D              16+D+M        +40

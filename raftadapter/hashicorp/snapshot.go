@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/raft"
+	"github.com/spoolhq/spool/mmapio"
 	"github.com/zeebo/xxh3"
 )
 
@@ -62,7 +62,11 @@ var ErrInvalidSnapshotID = errors.New("hashicorp: invalid snapshot ID")
 //
 // IDs are <term>-<index>-<unix milliseconds>, in decimal; Open refuses any
 // other string, so an ID cannot name a path outside the directory.
+//
+// Every file operation goes through an mmapio.FS: the Store's
+// Options.FS for Store.Snapshots, mmapio.OS for NewSnapshotStore.
 type SnapshotStore struct {
+	fs     mmapio.FS
 	dir    string
 	retain int
 	logger hclog.Logger
@@ -80,38 +84,38 @@ func NewSnapshotStore(dir string, retain int, logger hclog.Logger) (*SnapshotSto
 	if retain < 1 {
 		return nil, fmt.Errorf("%w: snapshot retain %d < 1", ErrInvalidArgument, retain)
 	}
-	return newSnapshotStore(dir, retain, logger)
+	return newSnapshotStore(mmapio.OS, dir, retain, logger)
 }
 
-func newSnapshotStore(dir string, retain int, logger hclog.Logger) (*SnapshotStore, error) {
+func newSnapshotStore(fsys mmapio.FS, dir string, retain int, logger hclog.Logger) (*SnapshotStore, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fsys.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("hashicorp: snapshot dir: %w", err)
 	}
-	if err := syncDir(filepath.Dir(dir)); err != nil {
+	if err := syncDir(fsys, filepath.Dir(dir)); err != nil {
 		return nil, err
 	}
-	ents, err := os.ReadDir(dir)
+	names, err := fsys.List(dir)
 	if err != nil {
 		return nil, fmt.Errorf("hashicorp: snapshot dir: %w", err)
 	}
 	removed := false
-	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), snapTmpExt) {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for _, n := range names {
+		if strings.HasSuffix(n, snapTmpExt) {
+			if err := fsys.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("hashicorp: remove unfinished snapshot: %w", err)
 			}
 			removed = true
 		}
 	}
 	if removed {
-		if err := syncDir(dir); err != nil {
+		if err := syncDir(fsys, dir); err != nil {
 			return nil, err
 		}
 	}
-	return &SnapshotStore{dir: dir, retain: retain, logger: logger.Named("snapshot")}, nil
+	return &SnapshotStore{fs: fsys, dir: dir, retain: retain, logger: logger.Named("snapshot")}, nil
 }
 
 // Dir returns the snapshot directory.
@@ -190,12 +194,16 @@ func (s *SnapshotStore) create(meta raft.SnapshotMeta) (*SnapshotSink, error) {
 	s.mu.Lock()
 	ms := max(time.Now().UnixMilli(), s.lastMs+1)
 	var id snapID
-	var f *os.File
+	var f mmapio.File
 	for {
 		id = snapID{term: meta.Term, index: meta.Index, ms: ms}
-		if _, err := os.Lstat(filepath.Join(s.dir, id.String()+snapExt)); errors.Is(err, fs.ErrNotExist) {
-			var err error
-			f, err = os.OpenFile(filepath.Join(s.dir, id.String()+snapTmpExt), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		published, err := s.exists(filepath.Join(s.dir, id.String()+snapExt))
+		if err != nil {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("hashicorp: create snapshot: %w", err)
+		}
+		if !published {
+			f, err = s.fs.Create(filepath.Join(s.dir, id.String()+snapTmpExt))
 			if err == nil {
 				break
 			}
@@ -210,7 +218,7 @@ func (s *SnapshotStore) create(meta raft.SnapshotMeta) (*SnapshotSink, error) {
 	s.mu.Unlock()
 	meta.ID = id.String()
 	k := &SnapshotSink{store: s, meta: meta, f: f, tmp: f.Name()}
-	k.w = bufio.NewWriterSize(f, snapBufSize)
+	k.w = bufio.NewWriterSize(io.NewOffsetWriter(f, 0), snapBufSize)
 	var hdr [snapHeaderSize]byte
 	copy(hdr[:], snapMagic)
 	binary.LittleEndian.PutUint16(hdr[8:], snapVersion)
@@ -223,11 +231,23 @@ func (s *SnapshotStore) create(meta raft.SnapshotMeta) (*SnapshotSink, error) {
 	return k, nil
 }
 
+// exists reports whether name is in the directory.
+func (s *SnapshotStore) exists(name string) (bool, error) {
+	f, err := s.fs.Open(name, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, f.Close()
+}
+
 // SnapshotSink is the raft.SnapshotSink of a SnapshotStore.
 type SnapshotSink struct {
 	store    *SnapshotStore
 	meta     raft.SnapshotMeta
-	f        *os.File
+	f        mmapio.File
 	tmp      string
 	w        *bufio.Writer
 	dataHash xxh3.Hasher
@@ -299,20 +319,14 @@ func (k *SnapshotSink) finish() error {
 	if err := k.w.Flush(); err != nil {
 		return err
 	}
-	if err := k.f.Sync(); err != nil {
-		return fmt.Errorf("hashicorp: sync snapshot: %w", err)
-	}
-	if err := k.f.Close(); err != nil {
-		return err
-	}
-	k.f = nil
-	final := filepath.Join(k.store.dir, k.meta.ID+snapExt)
-	if err := os.Rename(k.tmp, final); err != nil {
+	// A failed directory sync (mmapio.ErrNotDurable) leaves the renamed
+	// file, complete, which a crash may or may not keep.
+	if err := mmapio.Publish(k.store.fs, k.f, filepath.Join(k.store.dir, k.meta.ID+snapExt), true); err != nil {
 		return fmt.Errorf("hashicorp: publish snapshot: %w", err)
 	}
-	if err := syncDir(k.store.dir); err != nil {
-		// The rename may or may not survive a crash; the file is
-		// complete either way.
+	err = k.f.Close()
+	k.f = nil
+	if err != nil {
 		return err
 	}
 	k.store.logger.Info("snapshot published", "id", k.meta.ID, "size", k.size)
@@ -327,7 +341,7 @@ func (k *SnapshotSink) Cancel() error {
 		err = k.f.Close()
 		k.f = nil
 	}
-	if rerr := os.Remove(k.tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+	if rerr := k.store.fs.Remove(k.tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
 		err = rerr
 	}
 	return err
@@ -366,14 +380,14 @@ func (s *SnapshotStore) List() ([]*raft.SnapshotMeta, error) {
 
 // ids returns the IDs of the published snapshots, newest first.
 func (s *SnapshotStore) ids() ([]snapID, error) {
-	ents, err := os.ReadDir(s.dir)
+	names, err := s.fs.List(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("hashicorp: list snapshots: %w", err)
 	}
 	var ids []snapID
-	for _, e := range ents {
-		name, ok := strings.CutSuffix(e.Name(), snapExt)
-		if !ok || !e.Type().IsRegular() {
+	for _, n := range names {
+		name, ok := strings.CutSuffix(n, snapExt)
+		if !ok {
 			continue
 		}
 		if id, ok := parseSnapID(name); ok {
@@ -415,18 +429,18 @@ func (s *SnapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, erro
 
 // openFile opens snapshot id and verifies its header, trailer and
 // metadata (not its data).
-func (s *SnapshotStore) openFile(id snapID) (*os.File, *raft.SnapshotMeta, uint64, error) {
+func (s *SnapshotStore) openFile(id snapID) (mmapio.File, *raft.SnapshotMeta, uint64, error) {
 	name := id.String()
-	f, err := os.Open(filepath.Join(s.dir, name+snapExt))
+	f, err := s.fs.Open(filepath.Join(s.dir, name+snapExt), false)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	st, err := f.Stat()
+	size, err := f.Size()
 	if err != nil {
 		_ = f.Close()
 		return nil, nil, 0, err
 	}
-	meta, sum, err := readSnapMeta(f, st.Size(), name)
+	meta, sum, err := readSnapMeta(f, size, name)
 	if err != nil {
 		_ = f.Close()
 		return nil, nil, 0, err
@@ -509,13 +523,13 @@ func (s *SnapshotStore) setAside(id snapID, why error) {
 	defer s.mu.Unlock()
 	name := id.String()
 	s.logger.Error("snapshot corrupt, setting it aside", "id", name, "error", why)
-	if err := os.Rename(filepath.Join(s.dir, name+snapExt), filepath.Join(s.dir, name+snapBadExt)); err != nil {
+	if err := s.fs.Rename(filepath.Join(s.dir, name+snapExt), filepath.Join(s.dir, name+snapBadExt)); err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			s.logger.Error("cannot set corrupt snapshot aside", "id", name, "error", err)
 		}
 		return
 	}
-	_ = syncDir(s.dir)
+	_ = syncDir(s.fs, s.dir)
 }
 
 // reap removes published snapshots beyond the retain count, oldest first.
@@ -530,17 +544,17 @@ func (s *SnapshotStore) reap() error {
 		return nil
 	}
 	for _, id := range ids[s.retain:] {
-		if err := os.Remove(filepath.Join(s.dir, id.String()+snapExt)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := s.fs.Remove(filepath.Join(s.dir, id.String()+snapExt)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("hashicorp: reap snapshot: %w", err)
 		}
 		s.logger.Debug("reaped snapshot", "id", id.String())
 	}
-	return syncDir(s.dir)
+	return syncDir(s.fs, s.dir)
 }
 
 // snapReader reads a snapshot's data, checking its checksum at the end.
 type snapReader struct {
-	f    *os.File
+	f    mmapio.File
 	r    *bufio.Reader
 	id   string
 	h    xxh3.Hasher
@@ -590,16 +604,8 @@ func encodePeers(configuration raft.Configuration, trans raft.Transport) ([]byte
 
 // syncDir fsyncs a directory, making creations, renames and removals in
 // it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("hashicorp: sync dir: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+func syncDir(fsys mmapio.FS, dir string) error {
+	if err := fsys.SyncDir(dir); err != nil {
 		return fmt.Errorf("hashicorp: sync dir %s: %w", dir, err)
 	}
 	return nil

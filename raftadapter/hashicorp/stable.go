@@ -659,11 +659,9 @@ func (sf *stableFile) rewriteLocked(key, val []byte) (err error) {
 	if cap(out) <= 2*stableWriteChunk+sf.maxValue {
 		sf.buf = out[:0]
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("hashicorp: sync %s: %w", tmp, err)
-	}
-	if err := sf.fs.Rename(tmp, sf.path); err != nil {
-		return fmt.Errorf("hashicorp: rename %s: %w", tmp, err)
+	perr := mmapio.Publish(sf.fs, f, sf.path, true)
+	if perr != nil && !errors.Is(perr, mmapio.ErrNotDurable) {
+		return fmt.Errorf("hashicorp: rewrite %s: %w", sf.path, perr)
 	}
 	published = true
 	live2 := int64(0)
@@ -678,10 +676,10 @@ func (sf *stableFile) rewriteLocked(key, val []byte) (err error) {
 	if old != nil {
 		_ = old.Close()
 	}
-	if err := sf.fs.SyncDir(sf.dir); err != nil {
+	if perr != nil {
 		// The rename may not be durable, and which file a reboot
 		// finds is unknown: refuse further writes.
-		sf.err = fmt.Errorf("%w: sync dir %s: %w", journal.ErrFailed, sf.dir, err)
+		sf.err = fmt.Errorf("%w: %w", journal.ErrFailed, perr)
 		return sf.err
 	}
 	return nil

@@ -185,7 +185,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		_ = j.Close()
 		return nil, err
 	}
-	s.snaps, err = newSnapshotStore(filepath.Join(dir, SnapshotDirName), o.SnapshotRetain, o.Logger)
+	s.snaps, err = newSnapshotStore(o.FS, filepath.Join(dir, SnapshotDirName), o.SnapshotRetain, o.Logger)
 	if err != nil {
 		_ = s.stable.close()
 		_ = j.Close()
