@@ -10,7 +10,9 @@
 //
 // Tests replace OS with a crashable in-memory FS that keeps a durable and a
 // working image of each file; nothing in the journal talks to the operating
-// system except through this package.
+// system except through this package. Publish replaces a file atomically
+// across a crash (write to a temporary name, sync, rename, sync the
+// directory), for the files kept beside a journal (snapshots, say).
 //
 // Mapped memory can fault: a page whose file was truncated under the mapping
 // raises SIGBUS. Copy and Guard run a copy or a callback with

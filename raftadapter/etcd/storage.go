@@ -221,7 +221,7 @@ func (s *Storage) recover() error {
 // journal.ErrClosed, as a journal's does (and the hashicorp adapter's).
 func (s *Storage) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
-		return adapteropts.ErrClosedAgain("etcd")
+		return adapteropts.SecondCloseError("etcd")
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()

@@ -222,7 +222,7 @@ func (s *Store) checkFormat() error {
 // adapter's): a shutdown path that runs twice is a bug worth seeing.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
-		return adapteropts.ErrClosedAgain("hashicorp")
+		return adapteropts.SecondCloseError("hashicorp")
 	}
 	return errors.Join(s.stable.close(), s.j.Close())
 }

@@ -61,11 +61,11 @@ func OpenJournal(dir string, o Journal) (*journal.Journal, error) {
 	})
 }
 
-// ErrClosedAgain is what an adapter's second Close returns: an error
+// SecondCloseError is what an adapter's second Close returns: an error
 // wrapping journal.ErrClosed, as the journal's own second Close does, so
 // that a double close (most often a shutdown path run twice) is visible
 // instead of passing silently. pkg names the adapter ("hashicorp",
 // "etcd").
-func ErrClosedAgain(pkg string) error {
+func SecondCloseError(pkg string) error {
 	return fmt.Errorf("%s: close: %w", pkg, journal.ErrClosed)
 }
