@@ -160,9 +160,12 @@ func (n *node) start(bootstrap *raft.Configuration) error {
 	conf := raft.DefaultConfig()
 	conf.LocalID = n.id
 	conf.Logger = n.logger
-	conf.HeartbeatTimeout = 300 * time.Millisecond
-	conf.ElectionTimeout = 300 * time.Millisecond
-	conf.LeaderLeaseTimeout = 200 * time.Millisecond
+	// Timeouts a busy machine does not trip: a heartbeat that misses
+	// 300 ms because the process did not get a CPU would start elections
+	// and leader changes the demo does not need.
+	conf.HeartbeatTimeout = time.Second
+	conf.ElectionTimeout = time.Second
+	conf.LeaderLeaseTimeout = 500 * time.Millisecond
 	conf.CommitTimeout = 5 * time.Millisecond
 	conf.SnapshotThreshold = 2048 // snapshots and log compaction happen during the demo
 	conf.SnapshotInterval = 500 * time.Millisecond
@@ -217,6 +220,11 @@ type cluster struct {
 	out   io.Writer
 }
 
+// waitGuard bounds each wait of the demo (a leader, an agreement, a
+// command's commit): a failure guard for a stuck cluster, far above what a
+// busy machine needs, not a pace the demo must keep.
+const waitGuard = 2 * time.Minute
+
 func (c *cluster) leader(timeout time.Duration) (*node, error) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -242,7 +250,7 @@ func (c *cluster) write(from, to int, acked map[string]string) error {
 		if round == 5 {
 			return fmt.Errorf("%d writes not acknowledged after %d attempts", len(pending), round)
 		}
-		l, err := c.leader(10 * time.Second)
+		l, err := c.leader(waitGuard)
 		if err != nil {
 			return err
 		}
@@ -251,7 +259,7 @@ func (c *cluster) write(from, to int, acked map[string]string) error {
 			batch := pending[lo:min(lo+256, len(pending))]
 			futures := make([]raft.ApplyFuture, len(batch))
 			for j, i := range batch {
-				futures[j] = l.raft.Apply(encodeSet(key(i), value(i)), 5*time.Second)
+				futures[j] = l.raft.Apply(encodeSet(key(i), value(i)), waitGuard)
 			}
 			for j, f := range futures {
 				if err := f.Error(); err != nil {
@@ -275,11 +283,11 @@ func value(i int) string { return fmt.Sprintf("value-%06d-%s", i, bytes.Repeat([
 // agree waits until every running node has applied the leader's last
 // index and holds the same map, which has every acknowledged write.
 func (c *cluster) agree(acked map[string]string, timeout time.Duration) (map[string]string, error) {
-	l, err := c.leader(10 * time.Second)
+	l, err := c.leader(waitGuard)
 	if err != nil {
 		return nil, err
 	}
-	if err := l.raft.Barrier(10 * time.Second).Error(); err != nil {
+	if err := l.raft.Barrier(waitGuard).Error(); err != nil {
 		return nil, fmt.Errorf("barrier: %w", err)
 	}
 	want, ref := l.fsm.state()
@@ -368,7 +376,7 @@ func demo(out io.Writer, dir string, keys int, verbose bool) error {
 		}
 		step("%s: raft on %s (TCP), spool store in %s", n.id, n.addr, n.dir)
 	}
-	l, err := c.leader(10 * time.Second)
+	l, err := c.leader(waitGuard)
 	if err != nil {
 		return err
 	}
@@ -381,7 +389,7 @@ func demo(out io.Writer, dir string, keys int, verbose bool) error {
 	}
 	d := time.Since(t0)
 	step("wrote %d keys through %s in %v (%.0f writes/s, each durable on a quorum)", keys, l.id, d.Round(time.Millisecond), float64(keys)/d.Seconds())
-	if _, err := c.agree(acked, 20*time.Second); err != nil {
+	if _, err := c.agree(acked, waitGuard); err != nil {
 		return err
 	}
 	c.report(fmt.Sprintf("[%6.2fs] all 3 nodes agree:", time.Since(start).Seconds()))
@@ -392,7 +400,7 @@ func demo(out io.Writer, dir string, keys int, verbose bool) error {
 	old.close()
 	step("killed leader %s: raft shut down, listener closed, store closed (log [%d, %d] on disk)", old.id, oldFirst, oldLast)
 	t0 = time.Now()
-	l, err = c.leader(20 * time.Second)
+	l, err = c.leader(waitGuard)
 	if err != nil {
 		return err
 	}
@@ -410,7 +418,7 @@ func demo(out io.Writer, dir string, keys int, verbose bool) error {
 	f, last := old.logRange()
 	step("restarted %s from disk in %v (store opened without reading the log, raft restored its snapshot): log [%d, %d] found",
 		old.id, old.opened.Round(time.Microsecond), f, last)
-	kv, err := c.agree(acked, 30*time.Second)
+	kv, err := c.agree(acked, waitGuard)
 	if err != nil {
 		return err
 	}

@@ -10,11 +10,16 @@ import (
 	"time"
 )
 
-// Leaked waits up to five seconds for every goroutine whose stack contains
-// one of markers to exit, and returns the stacks of those that did not ("" if
+// leakWait bounds how long Leaked waits for goroutines to exit: a goroutine
+// that is merely slow to be scheduled on a busy machine is not a leak, and
+// the wait costs time only when something really leaked.
+const leakWait = time.Minute
+
+// Leaked waits up to a minute for every goroutine whose stack contains one
+// of markers to exit, and returns the stacks of those that did not ("" if
 // none).
 func Leaked(markers ...string) string {
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(leakWait)
 	for {
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]

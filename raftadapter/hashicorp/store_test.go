@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -541,11 +542,20 @@ func TestCommitTracking(t *testing.T) {
 // head from another goroutine, and readers, under the race detector.
 func TestConcurrentReadersAndWriter(t *testing.T) {
 	s := testStore(t)
-	dur := 2 * time.Second
+	// The test runs until every goroutine has made enough progress (and
+	// at least minDur has passed), not for a fixed window: on a busy
+	// machine a fixed window can end before the compactor or a reader
+	// has run at all. stallLimit only guards against a hang.
+	minDur := 2 * time.Second
 	if testing.Short() {
-		dur = 300 * time.Millisecond
+		minDur = 300 * time.Millisecond
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	const (
+		wantReads       = 200
+		wantCompactions = 3
+		stallLimit      = 2 * time.Minute
+	)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -561,6 +571,8 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 	entry := func(i uint64) *raft.Log {
 		return &raft.Log{Index: i, Term: 1, Data: []byte(fmt.Sprintf("Log entry %d", i))}
 	}
+	var compactions atomic.Int64
+	var good [4]atomic.Int64
 	wg.Add(1)
 	go func() { // appender
 		defer wg.Done()
@@ -602,9 +614,9 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 				fail(fmt.Errorf("head truncation: first %d, want >= %d", first, last-99))
 				return
 			}
+			compactions.Add(1)
 		}
 	}()
-	var good [4]int
 	for r := range 4 {
 		wg.Add(1)
 		go func() { // readers
@@ -626,19 +638,48 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 						fail(fmt.Errorf("GetLog(%d) returned entry %d %q", idx, log.Index, log.Data))
 						return
 					}
-					good[r]++
+					good[r].Add(1)
 				}
 			}
 		}()
 	}
+	progress := func() int64 {
+		n := compactions.Load()
+		for r := range good {
+			n += good[r].Load()
+		}
+		return n
+	}
+	enough := func() bool {
+		if compactions.Load() < wantCompactions {
+			return false
+		}
+		for r := range good {
+			if good[r].Load() < wantReads {
+				return false
+			}
+		}
+		return true
+	}
+	start := time.Now()
+	lastProgress, lastChange := progress(), time.Now()
+	for ctx.Err() == nil && (time.Since(start) < minDur || !enough()) {
+		time.Sleep(10 * time.Millisecond)
+		if p := progress(); p != lastProgress {
+			lastProgress, lastChange = p, time.Now()
+		} else if time.Since(lastChange) > stallLimit {
+			fail(fmt.Errorf("no progress for %v: %d compactions, reads %d %d %d %d", stallLimit,
+				compactions.Load(), good[0].Load(), good[1].Load(), good[2].Load(), good[3].Load()))
+		}
+	}
+	cancel()
 	wg.Wait()
 	if failure != nil {
 		t.Fatal(failure)
 	}
-	for r, n := range good {
-		if n == 0 {
-			t.Fatalf("reader %d never found an entry", r)
-		}
+	if !enough() {
+		t.Fatalf("stopped before enough progress: %d compactions, reads %d %d %d %d",
+			compactions.Load(), good[0].Load(), good[1].Load(), good[2].Load(), good[3].Load())
 	}
 }
 
