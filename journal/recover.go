@@ -217,23 +217,20 @@ func (j *Journal) loadSegment(s *segment, isLast bool, st metaState) error {
 	return j.loadSegmentWith(s, isLast, st, func(uint32, int64) {})
 }
 
-// loadSegmentWith opens, validates and maps segment s, whose ID, path and
-// first index come from its file name, and takes its extent as decideLoad
-// says; it writes nothing. A segment without a valid trailer is scanned,
-// which hands the slots it rebuilds to setSlot; st supplies the cut and
-// clean records (zero for a lazy load). On error, whatever was opened is
-// closed again.
-func (j *Journal) loadSegmentWith(s *segment, isLast bool, st metaState, setSlot func(i uint32, off int64)) error {
+// mapSegment opens segment s, checks its header against its file name and
+// the journal, maps it and reads its trailer (sealed: valid and its own).
+// On error, whatever was opened is closed again.
+func (j *Journal) mapSegment(s *segment) (t segTrailer, sealed bool, err error) {
 	id, path := s.id, s.path
 	f, err := j.fs.Open(path, true)
 	if err != nil {
-		return fmt.Errorf("journal: open %s: %w", path, err)
+		return segTrailer{}, false, fmt.Errorf("journal: open %s: %w", path, err)
 	}
 	s.file = f
 	nameFirst := s.first
-	bad := func(err error) error {
+	bad := func(err error) (segTrailer, bool, error) {
 		s.closeFiles()
-		return err
+		return segTrailer{}, false, err
 	}
 	var hb [headerSize]byte
 	if n, err := f.ReadAt(hb[:], 0); n < headerSize {
@@ -285,9 +282,28 @@ func (j *Journal) loadSegmentWith(s *segment, isLast bool, st metaState, setSlot
 	}
 	s.mm, s.data = mm, mm.Bytes()
 
-	t, sealed := decodeTrailer(tb[:])
+	t, sealed = decodeTrailer(tb[:])
 	if sealed && (t.journalID != j.id || t.segID != id) {
 		sealed = false // left over from a recycled file's earlier life
+	}
+	return t, sealed, nil
+}
+
+// loadSegmentWith opens, validates and maps segment s, whose ID, path and
+// first index come from its file name (mapSegment), and takes its extent as
+// decideLoad says; it writes nothing. A segment without a valid trailer is scanned,
+// which hands the slots it rebuilds to setSlot; st supplies the cut and
+// clean records (zero for a lazy load). On error, whatever was opened is
+// closed again.
+func (j *Journal) loadSegmentWith(s *segment, isLast bool, st metaState, setSlot func(i uint32, off int64)) error {
+	t, sealed, err := j.mapSegment(s)
+	if err != nil {
+		return err
+	}
+	id, path := s.id, s.path
+	bad := func(err error) error {
+		s.closeFiles()
+		return err
 	}
 	isClean := isLast && st.clean.segID == id
 	switch decideLoad(st.cut.segID == id, sealed, func() bool { return isClean && j.trustClean(s, st.clean) }) {
