@@ -22,6 +22,17 @@ var layers = map[string][]string{
 	"internal/crashfs": {"mmapio"},
 }
 
+// adapterLayers lists the adapter packages with the spool packages they may
+// depend on: each adapter on the core and the shared adapter plumbing,
+// never on the other adapter; the wire codec on no spool package at all,
+// so that a transport can use it without the storage.
+var adapterLayers = map[string][]string{
+	"raftadapter/etcdwire":             {},
+	"raftadapter/internal/adapteropts": {"journal", "mmapio", "stream"},
+	"raftadapter/etcd":                 {"raftadapter/etcdwire", "raftadapter/internal/adapteropts", "codec", "journal", "mmapio", "stream"},
+	"raftadapter/hashicorp":            {"raftadapter/internal/adapteropts", "codec", "journal", "mmapio", "stream"},
+}
+
 // forbidden are packages no core package may depend on: Raft engines and
 // peer stores.
 var forbidden = []string{
@@ -33,6 +44,19 @@ var forbidden = []string{
 // if a core package is missing, if it depends on a Raft engine or a peer
 // store, or if it depends on a spool package above it in the layering.
 func TestCoreLayering(t *testing.T) {
+	checkLayers(t, layers, true)
+}
+
+// TestAdapterLayering checks that the adapters depend on the core, the
+// shared plumbing and the wire codec only as adapterLayers allows.
+func TestAdapterLayering(t *testing.T) {
+	checkLayers(t, adapterLayers, false)
+}
+
+// checkLayers fails for a missing package, a dependency outside its
+// allowed list and, when noEngine is set, any Raft engine or peer store.
+func checkLayers(t *testing.T, layers map[string][]string, noEngine bool) {
+	t.Helper()
 	for pkg, allowed := range layers {
 		path := module + "/" + pkg
 		out, err := exec.Command("go", "list", "-deps", path).CombinedOutput()
@@ -42,7 +66,7 @@ func TestCoreLayering(t *testing.T) {
 		}
 		for _, dep := range strings.Fields(string(out)) {
 			for _, f := range forbidden {
-				if strings.HasPrefix(dep, f) {
+				if noEngine && strings.HasPrefix(dep, f) {
 					t.Errorf("%s depends on %s", pkg, dep)
 				}
 			}

@@ -18,6 +18,7 @@ import (
 	"unsafe"
 
 	"github.com/spoolhq/spool/journal"
+	"github.com/spoolhq/spool/raftadapter/etcdwire"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -292,7 +293,7 @@ func BenchmarkStartup(b *testing.B) {
 
 // BenchmarkSendMsgApp sends a MsgApp of 64 entries of 1 KiB or 16 KiB over loopback
 // TCP, from storage to socket, in four ways: spool zero-copy entries and
-// MessageWriter (vectored write from the mapped pages), spool copying
+// etcdwire.Writer (vectored write from the mapped pages), spool copying
 // entries and proto.Marshal, spool zero-copy entries and proto.Marshal, and
 // MemoryStorage entries and proto.Marshal. Custom metrics:
 // payload-copies/B is user-space copies of each payload byte between the
@@ -419,11 +420,11 @@ func benchSendMsgApp(b *testing.B, size int) {
 		}
 	}
 	b.Run("spool-zerocopy-writev", func(b *testing.B) {
-		writers := map[io.Writer]*MessageWriter{}
+		writers := map[io.Writer]*etcdwire.Writer{}
 		run(b, variant{zeroCopy: true, stored: spoolStored, send: func(w io.Writer, s *Storage, lo uint64) ([]*pb.Entry, error) {
 			mw := writers[w]
 			if mw == nil {
-				mw = NewMessageWriter(w, s)
+				mw = etcdwire.NewWriter(w, s)
 				writers[w] = mw
 			}
 			ents, err := s.Entries(lo, lo+entries, math.MaxUint64)

@@ -18,11 +18,13 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/spoolhq/spool/raftadapter/etcdwire"
 )
 
 // The cluster test runs three raft.Nodes on spool storage (zero-copy mode)
 // over an in-process network that carries every message through
-// MessageWriter and UnmarshalMessage, and checks that the state machines
+// etcdwire.Writer and etcdwire.Unmarshal, and checks that the state machines
 // end identical and that no acknowledged proposal is lost across restarts
 // from disk, a partitioned follower catching up past compaction through a
 // snapshot, and a leader change.
@@ -101,7 +103,7 @@ type testNode struct {
 	waiters   map[string][]chan struct{}
 	failed    error
 	sendBuf   bytes.Buffer
-	writer    *MessageWriter
+	writer    *etcdwire.Writer
 	readyRuns int
 }
 
@@ -129,7 +131,7 @@ func (nd *testNode) start(peers []raft.Peer) {
 	}
 	nd.mu.Lock()
 	nd.st = st
-	nd.writer = NewMessageWriter(&nd.sendBuf, st)
+	nd.writer = etcdwire.NewWriter(&nd.sendBuf, st)
 	nd.kv, nd.applied, nd.lastSnap, nd.cs = map[string]string{}, 0, 0, &pb.ConfState{}
 	nd.waiters = map[string][]chan struct{}{}
 	nd.mu.Unlock()
@@ -268,7 +270,7 @@ func (nd *testNode) handle(rd raft.Ready) error {
 	return nd.maybeSnapshot()
 }
 
-// send encodes m with the MessageWriter (which releases its zero-copy
+// send encodes m with the etcdwire.Writer (which releases its zero-copy
 // entries) and delivers the decoded copy.
 func (nd *testNode) send(m *pb.Message) {
 	nd.sendBuf.Reset()
@@ -282,7 +284,7 @@ func (nd *testNode) send(m *pb.Message) {
 		nd.fail(fmt.Errorf("bad frame"))
 		return
 	}
-	dec, err := UnmarshalMessage(bytes.Clone(frame[k:]))
+	dec, err := etcdwire.Unmarshal(bytes.Clone(frame[k:]))
 	if err != nil {
 		nd.fail(err)
 		return

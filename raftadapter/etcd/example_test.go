@@ -2,7 +2,6 @@ package etcd_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -11,6 +10,7 @@ import (
 	"os"
 
 	"github.com/spoolhq/spool/raftadapter/etcd"
+	"github.com/spoolhq/spool/raftadapter/etcdwire"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -80,10 +80,11 @@ func Example() {
 	// after restart: last 4, commit 4, x=1 y=2
 }
 
-// MessageWriter sends raft messages as frames identical to proto.Marshal's,
-// taking zero-copy entries' payloads from the mapped pages; MessageReader
-// decodes them for Node.Step.
-func ExampleMessageWriter() {
+// The etcdwire Writer sends raft messages as frames identical to
+// proto.Marshal's, taking zero-copy entries' payloads from the mapped pages
+// and releasing their pins once written (the Storage is its Releaser); the
+// etcdwire Reader decodes them for Node.Step.
+func Example_sendFromMappedPages() {
 	dir, _ := os.MkdirTemp("", "spool-etcd-example-")
 	defer os.RemoveAll(dir)
 	st, err := etcd.Open(dir, &etcd.Options{ZeroCopy: true})
@@ -105,7 +106,7 @@ func ExampleMessageWriter() {
 	m := &pb.Message{Type: pb.MsgApp.Enum(), From: new(uint64(1)), To: new(uint64(2)), Term: new(uint64(1)),
 		Index: new(uint64(0)), LogTerm: new(uint64(0)), Commit: new(uint64(3)), Entries: out}
 	var conn bytes.Buffer // a net.Conn in real use: a vectored write (writev) per message
-	w := etcd.NewMessageWriter(&conn, st)
+	w := etcdwire.NewWriter(&conn, st)
 	if err := w.WriteMessage(m); err != nil { // releases the pins
 		log.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func ExampleMessageWriter() {
 	fmt.Println("pinned after the write:", pinned, "payload bytes by reference:", w.Stats().ReferenceBytes)
 
 	// Follower side: decode for Node.Step.
-	got, err := etcd.NewMessageReader(&conn).ReadMessage()
+	got, err := etcdwire.NewReader(&conn).ReadMessage()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -284,13 +285,13 @@ func ExampleStorage_HandleStorageAppend() {
 	// last index in the journal: 3
 }
 
-// A receiving loop: MessageReader decodes each frame from a peer's
+// A receiving loop: the etcdwire Reader decodes each frame from a peer's
 // connection, with entry Data aliasing the frame's buffer, ready for
 // Node.Step.
-func ExampleMessageReader() {
+func Example_receiveLoop() {
 	client, server := net.Pipe()
 	go func() {
-		w := etcd.NewMessageWriter(client, nil)
+		w := etcdwire.NewWriter(client, nil)
 		_ = w.WriteMessages([]*pb.Message{
 			{Type: pb.MsgHeartbeat.Enum(), From: new(uint64(1)), To: new(uint64(2)), Term: new(uint64(3))},
 			{Type: pb.MsgApp.Enum(), From: new(uint64(1)), To: new(uint64(2)), Term: new(uint64(3)),
@@ -298,14 +299,14 @@ func ExampleMessageReader() {
 		})
 		_ = client.Close()
 	}()
-	r := etcd.NewMessageReader(server)
+	r := etcdwire.NewReader(server)
 	for {
 		m, err := r.ReadMessage()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			log.Fatal(err) // wraps etcd.ErrMessageFormat for a malformed frame
+			log.Fatal(err) // wraps etcdwire.ErrFormat for a malformed frame
 		}
 		// In real use: node.Step(ctx, m), with a deadline for MsgProp.
 		fmt.Println(m.GetType(), "from", m.GetFrom(), "entries", len(m.Entries))
@@ -313,23 +314,4 @@ func ExampleMessageReader() {
 	// Output:
 	// MsgHeartbeat from 1 entries 0
 	// MsgApp from 1 entries 1
-}
-
-// UnmarshalMessage decodes exactly what proto.Unmarshal accepts, without
-// copying bytes fields; MarshalMessage produces proto.Marshal's bytes.
-func ExampleUnmarshalMessage() {
-	m := &pb.Message{Type: pb.MsgApp.Enum(), To: new(uint64(2)),
-		Entries: []*pb.Entry{{Index: new(uint64(1)), Term: new(uint64(1)), Data: []byte("payload")}}}
-	frame := etcd.MarshalMessage(nil, m)
-	want, _ := proto.Marshal(m)
-	got, err := etcd.UnmarshalMessage(frame)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(bytes.Equal(frame, want), proto.Equal(got, m), string(got.Entries[0].Data))
-	_, err = etcd.UnmarshalMessage([]byte{0x3a, 0x05, 0x01})
-	fmt.Println(errors.Is(err, etcd.ErrMessageFormat))
-	// Output:
-	// true true payload
-	// true
 }

@@ -17,7 +17,7 @@ import (
 // A Pins from EntriesPinned is released by its owner, exactly once. Pins
 // taken by Entries in Options.ZeroCopy mode are never seen by the caller:
 // they are released entry by entry through Storage.Release (and
-// ReleaseMessage, MessageWriter), and as a safety net by the garbage
+// ReleaseMessage, etcdwire.Writer), and as a safety net by the garbage
 // collector once every entry of the Entries call is unreachable.
 type Pins struct {
 	s     *Storage
@@ -142,7 +142,7 @@ func (s *Storage) Release(ents []*pb.Entry) {
 }
 
 // ReleaseMessage releases the zero-copy entries of m (see Release). Call it
-// once m has been written to the network, or dropped. MessageWriter does it
+// once m has been written to the network, or dropped. etcdwire.Writer does it
 // for the messages it writes.
 func (s *Storage) ReleaseMessage(m *pb.Message) {
 	if m != nil {

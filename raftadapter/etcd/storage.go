@@ -25,7 +25,7 @@ type Options struct {
 	// ZeroCopy makes Entries (raft's own calls included) return entries
 	// whose Data points into the journal's mapped pages, each pinned until
 	// it is passed to Release, ReleaseMessage, or written by a
-	// MessageWriter. See "Zero-copy entries" in the package doc for the
+	// etcdwire.Writer. See "Zero-copy entries" in the package doc for the
 	// rules; the default, false, returns heap copies that raft and the
 	// application may keep for as long as they like.
 	ZeroCopy bool
