@@ -80,7 +80,9 @@ func startNode(id uint64, dir string, peers map[uint64]string, ln net.Listener) 
 			return nil, err
 		}
 	}
-	cfg := &raft.Config{ID: id, ElectionTick: 10, HeartbeatTick: 1, Storage: st, Applied: nd.applied,
+	// An election timeout of 1 s (50 ticks of 20 ms): a process that missed
+	// a few ticks on a busy machine does not start an election.
+	cfg := &raft.Config{ID: id, ElectionTick: 50, HeartbeatTick: 1, Storage: st, Applied: nd.applied,
 		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, CheckQuorum: true, PreVote: true}
 	if st.Empty() {
 		var rp []raft.Peer
