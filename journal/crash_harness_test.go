@@ -568,6 +568,15 @@ func (r *crashRun) close() {
 	}
 }
 
+// envIntShort is envInt with a smaller default under -short, the fast
+// tier (go test -short ./...); ./test.sh runs the full sizes.
+func envIntShort(name string, def, short int) int {
+	if testing.Short() {
+		def = short
+	}
+	return envInt(name, def)
+}
+
 // envInt reads a positive integer knob.
 func envInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {

@@ -41,7 +41,7 @@ func TestCrashSweep(t *testing.T) {
 		t.Logf("seed %d: %d crash images", seed, n)
 		return
 	}
-	want := envInt("SPOOL_CRASH_IMAGES", 2000)
+	want := envIntShort("SPOOL_CRASH_IMAGES", 2000, 300)
 	images, seeds := 0, 0
 	for seed := uint64(1); images < want && !t.Failed(); seed++ {
 		images += runCrashSeed(t, seed)

@@ -49,12 +49,12 @@ func TestSIGKILLSealOrderChild(t *testing.T) {
 // a busy machine only slows the test down) and checks the directory:
 // Verify finds no corruption, Open succeeds, every entry from the first to
 // the last reads back as appended, and nothing acknowledged durable is
-// lost. Rounds: SPOOL_SIGKILL_ROUNDS (default 4).
+// lost. Rounds: SPOOL_SIGKILL_ROUNDS (default 4, 1 under -short).
 func TestSIGKILLSealOrder(t *testing.T) {
 	if os.Getenv("SPOOL_SEAL_SIGKILL_DIR") != "" {
 		t.Skip("in the child")
 	}
-	rounds := envInt("SPOOL_SIGKILL_ROUNDS", 4)
+	rounds := envIntShort("SPOOL_SIGKILL_ROUNDS", 4, 1)
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(3, 4))
 	for round := 0; round < rounds; round++ {

@@ -209,7 +209,7 @@ func TestSealOrderGroupCommit(t *testing.T) {
 		}
 	}()
 	rng := rand.New(rand.NewPCG(12, 5))
-	werr := sealOrderWorkload(j, rng, envInt("SPOOL_SEAL_ORDER_ENTRIES", 1500), nil, func(uint64) {})
+	werr := sealOrderWorkload(j, rng, envIntShort("SPOOL_SEAL_ORDER_ENTRIES", 1500, 300), nil, func(uint64) {})
 	close(stop)
 	wg.Wait()
 	if werr != nil {
@@ -244,7 +244,7 @@ func TestSealOrderGroupCommit(t *testing.T) {
 //
 // SPOOL_CRASH_SEAL_SEEDS (default 30) sets the number of crashes.
 func TestCrashSealOrder(t *testing.T) {
-	seeds := envInt("SPOOL_CRASH_SEAL_SEEDS", 30)
+	seeds := envIntShort("SPOOL_CRASH_SEAL_SEEDS", 30, 8)
 	var durableSum, recovered uint64
 	for seed := uint64(1); seed <= uint64(seeds); seed++ {
 		d, r := runSealOrderCrash(t, seed)

@@ -59,12 +59,12 @@ func killSize(i uint64) int {
 // after the child's first acknowledgement (a child killed earlier, still
 // opening the journal on a busy machine, would test nothing), after a
 // random number of further ones and a random pause inside the append that
-// follows. Rounds: SPOOL_SIGKILL_ROUNDS (default 8).
+// follows. Rounds: SPOOL_SIGKILL_ROUNDS (default 8, 3 under -short).
 func TestSIGKILL(t *testing.T) {
 	if os.Getenv("SPOOL_SIGKILL_DIR") != "" {
 		t.Skip("in the child")
 	}
-	rounds := envInt("SPOOL_SIGKILL_ROUNDS", 8)
+	rounds := envIntShort("SPOOL_SIGKILL_ROUNDS", 8, 3)
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(1, 2))
 	var recovered uint64 // what the previous round recovered
