@@ -25,6 +25,12 @@ import (
 // immutable segment set and pin the segment they read, so they run
 // concurrently with appends, truncations and syncs, and a segment is unmapped
 // only after its last pin is released.
+//
+// A callback passed to Append, AppendSized or AppendBatch runs under the
+// writer lock and must not call back into the journal: in normal builds
+// such a call deadlocks (the lock is not reentrant) or, for the few methods
+// that do not take it, runs where the API forbids it; builds with the
+// spooldebug tag panic instead (lockorder.go).
 type Journal struct {
 	dir  string
 	fs   mmapio.FS
@@ -50,8 +56,26 @@ type Journal struct {
 	roundMsyncsStarted atomic.Uint64
 	roundMsyncsDone    atomic.Uint64
 
-	mu           sync.Mutex // the writer lock: guards the fields below and segment appender state
-	active       *segment   // segment taking appends; nil until the next append creates one
+	// Lock order. A goroutine that holds one of these locks takes only
+	// locks that come after it:
+	//
+	//	mu (the writer lock)
+	//	  -> sealOrder           (flushSealsLocked, syncRound, prepareCutLocked)
+	//	       -> segment.sealMu (syncDeferredSeal)
+	//	  -> segment.sealMu      (writeTrailer, prepareCutLocked)
+	//	  -> meta.mu             (clearCleanLocked, closeCleanLocked, cuts, Reset)
+	//	  -> spareMaker.mu       (takeSpareLocked, recycleLocked)
+	//	       -> segment.loadMu (recycleLocked)
+	//	  -> syncMu              (fail -> wakeWaiters)
+	//
+	// syncMu and segment.loadMu are leaves: fail takes syncMu under any of
+	// the others, and an unpin that drops the last pin takes loadMu
+	// wherever it runs. mu is taken with no other held; waitDurable
+	// releases syncMu before its round takes mu. Under spooldebug the
+	// orderedMutex locks check this order among themselves (ranks in
+	// lockorder.go: mu, sealOrder, spareMaker.mu, syncMu).
+	mu           orderedMutex // the writer lock: guards the fields below and segment appender state
+	active       *segment     // segment taking appends; nil until the next append creates one
 	nextSegID    uint64
 	cleanPending bool // the meta clean record must be cleared before the next mutation
 	w            stream.Writer
@@ -69,9 +93,9 @@ type Journal struct {
 	// flushes later seals meanwhile must wait for it (a later trailer on
 	// disk before an earlier one leaves, after a crash, an unsealed
 	// segment between sealed ones). Lock order: mu, then sealOrder.
-	sealOrder sync.Mutex
+	sealOrder orderedMutex
 
-	syncMu      sync.Mutex // guards the sync round below
+	syncMu      orderedMutex // guards the sync round below
 	syncRunning bool
 	syncDone    chan struct{} // closed when the running round ends
 
@@ -99,6 +123,7 @@ func Open(dir string, opts *Options) (*Journal, error) {
 	}
 	j := &Journal{dir: dir, fs: o.FS, opts: o, syncDone: make(chan struct{})}
 	j.sink.j = j
+	j.initLocks()
 	if o.NoCreate {
 		if _, err := o.FS.List(dir); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrNotFound, dir, err)
@@ -181,6 +206,7 @@ func (j *Journal) checkWritable() error {
 // Open need not scan the active segment, and releases the directory lock.
 // Views still pinned keep their segments mapped until released.
 func (j *Journal) Close() error {
+	j.notFromCallback("Close")
 	if !j.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
@@ -280,6 +306,7 @@ func (j *Journal) SetMeta(key string, value []byte) error {
 // write after a lazy one syncs it first, so that the two slots never both
 // hold unsynced states.
 func (j *Journal) UpdateMeta(durable bool, updates ...MetaUpdate) error {
+	j.notFromCallback("UpdateMeta")
 	if err := j.checkWritable(); err != nil {
 		return err
 	}
@@ -301,11 +328,13 @@ func (j *Journal) UpdateMeta(durable bool, updates ...MetaUpdate) error {
 // WaitDurable blocks until entry idx is durable, the context ends, or the
 // journal fails. It issues a sync if none is running.
 func (j *Journal) WaitDurable(ctx context.Context, idx uint64) error {
+	j.notFromCallback("WaitDurable")
 	return j.waitDurable(ctx, idx)
 }
 
 // Sync makes every appended entry durable.
 func (j *Journal) Sync() error {
+	j.notFromCallback("Sync")
 	return j.waitDurable(context.Background(), j.last.Load())
 }
 

@@ -58,9 +58,9 @@ type spareMaker struct {
 	asked bool   // guarded by the writer lock: a spare was asked for since the last roll
 	seq   uint64 // names spares; used only by whichever makes them (the goroutine, or the writer inline)
 
-	mu     sync.Mutex // guards spare and closed (lock order: journal.go)
-	spare  *spareFile // prepared for the next roll, or nil
-	closed bool       // Close ran: a spare made now is discarded
+	mu     orderedMutex // guards spare and closed (lock order: journal.go)
+	spare  *spareFile   // prepared for the next roll, or nil
+	closed bool         // Close ran: a spare made now is discarded
 
 	// Read by tests only; an atomic add is all they cost.
 	dropped  atomic.Int64 // spares that could not be made
