@@ -247,8 +247,8 @@ func (j *Journal) abortOpLocked() error {
 			// while the operation wrote: a page it wrote may have
 			// reached the disk holding complete frames of the
 			// aborted entries, which a crash before the next sync
-			// would revive. Make the zeroes durable first (found by
-			// the crash sweep, seed 2635 of session 10).
+			// would revive. Make the zeroes durable first
+			// (docs/decisions.md, "Failed appends are zeroed").
 			page := int64(mmapio.PageSize())
 			from := j.op.off &^ (page - 1)
 			if err := s.mm.Sync(int(from), int(j.op.maxOff-from)); err != nil {

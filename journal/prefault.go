@@ -5,9 +5,10 @@ import (
 )
 
 // Writing a fresh page of a shared file mapping costs a page fault (page
-// cache allocation, zeroing, block reservation): 2-4 µs per 4 KiB page on a
-// virtual machine, far more than copying the page. One MADV_POPULATE_WRITE
-// over a large range costs a fraction of that per page, so the prefaulter
+// cache allocation, zeroing, block reservation), far more than copying the
+// page. One MADV_POPULATE_WRITE over a large range costs a fraction of that
+// per page (figures in docs/decisions.md, "Fresh pages, the prefaulter and
+// segment recycling"), so the prefaulter
 // keeps the pages just ahead of the writer faulted in, from another
 // goroutine, and appends mostly write into mapped memory that is ready.
 //
@@ -25,8 +26,7 @@ const (
 // append, and prefaultSlots how much of its slot array (at the segment's
 // end). Without a head start the writer begins by faulting pages itself,
 // and while both fault pages of the same file the prefaulter runs at a
-// third of its speed (1.5 GB/s instead of 5 on the CI VM, measured) and
-// never gets ahead again.
+// fraction of its speed and never gets ahead again.
 const (
 	prefaultHead  = 2 << 20
 	prefaultSlots = 64 << 10
@@ -34,16 +34,17 @@ const (
 
 // faultInHead faults in the head (the first prefaultHead bytes) and the
 // first slots of a segment file of the given size before it takes appends.
-// It is slow (1-2 ms on the CI VM even with the read-ahead below), so a
-// spare file gets it in the background (spare.go); only a roll without a
-// spare pays it on the append path.
+// It is slow (milliseconds even with the read-ahead below), so a spare file
+// gets it in the background (spare.go); only a roll without a spare pays
+// it on the append path.
 //
 // Each range is read ahead (MADV_WILLNEED) before it is faulted in: the
 // first faults of a fresh file otherwise read ahead a little at a time,
-// and on the CI VM this order takes the head from 4-5 ms to 1.6 ms and the
-// slots (at the end of the file, where read-ahead is cut short) from
-// 1.3-1.8 ms to 60 µs. Further on, once read-ahead has ramped up, faulting
-// in alone is faster, so the prefaulter does not do this.
+// and this order makes both the head and the slots (at the end of the
+// file, where read-ahead is cut short) several times cheaper (docs/
+// decisions.md, "Spare segment files and cheaper first faults"). Further
+// on, once read-ahead has ramped up, faulting in alone is faster, so the
+// prefaulter does not do this.
 func faultInHead(mm mmapio.Mapping, size int64) {
 	end := size - trailerSize
 	head := min(int64(prefaultHead), end)

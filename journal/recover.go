@@ -444,9 +444,9 @@ func (j *Journal) trustClean(s *segment, c segRecord) bool {
 	}
 	// Bring the last entry's payload into the page cache with pread too:
 	// a Raft node reads its last entry first thing, and a fault on the
-	// cold mapping reads around the faulting page by the device's
-	// read-ahead (read_ahead_kb is 8 MiB on the CI VM: a cold open plus
-	// one GetLog took 8-12 ms instead of about 1).
+	// cold mapping reads around the faulting page by the device's whole
+	// read-ahead (docs/decisions.md, "Open reads the last entry with
+	// pread").
 	if n := min(int64(h.length), warmLastMax); n > 0 {
 		_, _ = s.file.ReadAt(make([]byte, n), off+chunkHeaderSize)
 	}

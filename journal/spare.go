@@ -10,15 +10,14 @@ import (
 	"github.com/spoolhq/spool/mmapio"
 )
 
-// A roll used to create its segment file from nothing on the append path:
-// create, reserve the space, map it and fault in the head and slot pages.
-// The faulting dominates (4-6 ms on the CI VM for 2 MiB of head and 64 KiB
-// of slots: the first faults of a fresh file are far slower than later
-// ones), so every roll stalled the appender for 7-27 ms, about 15% of the
-// time of sustained 4 KiB appends. A spare file is now prepared ahead, in
-// the background, once the active segment is half full; the roll only
-// writes the header, syncs it, renames the file and syncs the directory
-// (about 0.5 ms), exactly the steps and order a roll always took, so
+// Creating a segment file from nothing (create, reserve the space, map it,
+// fault in the head and slot pages) is dominated by the first faults of a
+// fresh file, and on the append path it stalled every roll (figures in
+// docs/decisions.md, "Spare segment files and cheaper first faults"). A
+// spare file is prepared ahead, in the background, once the active segment
+// is half full; the roll only writes the header, syncs it, renames the
+// file and syncs the directory, exactly the steps and order a roll always
+// took, so
 // recovery is unchanged: the spare lives under a temporary name until
 // then, which Open removes after a crash.
 //
