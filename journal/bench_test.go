@@ -47,7 +47,7 @@ func BenchmarkAppend(b *testing.B) {
 	for _, n := range benchSizes() {
 		b.Run(sizeName(n), func(b *testing.B) {
 			j := mustOpen(b, b.TempDir(), &Options{Sync: PageCache})
-			defer j.Close()
+			defer closeOK(b, j)
 			p := payload(1, n)
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
@@ -73,7 +73,7 @@ func BenchmarkRoll(b *testing.B) {
 	for _, mode := range []spareMode{spareBackground, spareInline, spareOff} {
 		b.Run([]string{"spare", "inline", "off"}[mode], func(b *testing.B) {
 			j := mustOpen(b, b.TempDir(), &Options{Sync: PageCache, spare: mode})
-			defer j.Close()
+			defer closeOK(b, j)
 			p := payload(1, 4<<10)
 			var rolls []time.Duration
 			var worst time.Duration
@@ -218,7 +218,7 @@ func latencies(b *testing.B, op func()) {
 // BenchmarkDurableAppend1KiB appends one 1 KiB entry per call with SyncEach.
 func BenchmarkDurableAppend1KiB(b *testing.B) {
 	j := mustOpen(b, b.TempDir(), &Options{Sync: SyncEach})
-	defer j.Close()
+	defer closeOK(b, j)
 	p := payload(3, 1024)
 	b.SetBytes(1024)
 	b.ReportAllocs()
@@ -236,12 +236,14 @@ func BenchmarkDurableFloor4KiB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
+	defer closeOK(b, f)
 	const size = 64 << 20
 	if err := unix.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
 		b.Fatal(err)
 	}
-	f.Sync()
+	if err := f.Sync(); err != nil {
+		b.Fatalf("Sync %s: %v", f.Name(), err)
+	}
 	p := payload(4, 4096)
 	off := int64(0)
 	b.SetBytes(4096)
@@ -262,7 +264,7 @@ func BenchmarkGroupCommit(b *testing.B) {
 	for _, g := range []int{1, 64} {
 		b.Run(strconv.Itoa(g), func(b *testing.B) {
 			j := mustOpen(b, b.TempDir(), &Options{Sync: SyncEach})
-			defer j.Close()
+			defer closeOK(b, j)
 			p := payload(5, 1024)
 			var next atomic.Int64
 			var wg sync.WaitGroup
@@ -301,7 +303,7 @@ func BenchmarkGroupCommitFloor(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer f.Close()
+			defer closeOK(b, f)
 			if err := f.Allocate(size); err != nil {
 				b.Fatal(err)
 			}
@@ -309,7 +311,11 @@ func BenchmarkGroupCommitFloor(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer mm.Unmap()
+			defer func() {
+				if err := mm.Unmap(); err != nil {
+					b.Errorf("Unmap: %v", err)
+				}
+			}()
 			data, p := mm.Bytes(), payload(6, kib<<10)
 			page := mmapio.PageSize()
 			off := 0
@@ -335,11 +341,11 @@ func BenchmarkGroupCommitFloor(b *testing.B) {
 // and touches the payload (sums its first word).
 func BenchmarkSequentialRead(b *testing.B) {
 	j := mustOpen(b, b.TempDir(), &Options{Sync: PageCache})
-	defer j.Close()
+	defer closeOK(b, j)
 	const n = 16384 // 64 MiB
 	p := payload(6, 4096)
 	for range n {
-		j.AppendBytes(p)
+		mustAppend(b, j, p)
 	}
 	b.SetBytes(4096)
 	b.ReportAllocs()
@@ -347,24 +353,28 @@ func BenchmarkSequentialRead(b *testing.B) {
 	it := j.Iter(1)
 	for b.Loop() {
 		if !it.Next() {
-			it.Close()
+			if err := it.Close(); err != nil {
+				b.Fatalf("Iterator.Close at the end of the journal: %v", err)
+			}
 			it = j.Iter(1)
 			it.Next()
 		}
 		v, _ := it.Bytes()
 		sink += uint64(v[0])
 	}
-	it.Close()
+	if err := it.Close(); err != nil {
+		b.Fatalf("Iterator.Close: %v", err)
+	}
 }
 
 // BenchmarkRead reads 128 B entries by index through Read (zero-copy,
 // pooled view).
 func BenchmarkRead(b *testing.B) {
 	j := mustOpen(b, b.TempDir(), &Options{Sync: PageCache})
-	defer j.Close()
+	defer closeOK(b, j)
 	p := payload(7, 128)
 	for range 10000 {
-		j.AppendBytes(p)
+		mustAppend(b, j, p)
 	}
 	fn := func(r *stream.Reader) error { sink += uint64(r.Uint8()); return nil }
 	b.ReportAllocs()
@@ -413,7 +423,7 @@ func BenchmarkOpen(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StopTimer()
-				j.Close()
+				mustClose(b, j)
 				b.StartTimer()
 			}
 		})
@@ -421,13 +431,18 @@ func BenchmarkOpen(b *testing.B) {
 }
 
 func dropCache(b testing.TB, dir string) {
-	names, _ := os.ReadDir(dir)
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		b.Fatalf("ReadDir %s: %v", dir, err)
+	}
 	for _, n := range names {
 		f, err := os.Open(filepath.Join(dir, n.Name()))
 		if err != nil {
 			continue
 		}
 		_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
-		f.Close()
+		if err := f.Close(); err != nil {
+			b.Fatalf("Close %s: %v", f.Name(), err)
+		}
 	}
 }

@@ -37,7 +37,7 @@ func runConcurrentCrash(t *testing.T, seed uint64) (uint64, uint64, uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0xc0c0))
 	policy := []SyncPolicy{SyncEach, GroupCommit, PageCache}[seed%3]
 	fs := crashfs.New()
-	defer fs.Close()
+	defer releaseFS(fs)
 	opts := &Options{FS: fs, SegmentSize: testSegSize, Sync: policy, spare: spareInline}
 	j, err := Open(crashDir, opts)
 	if err != nil {
@@ -131,13 +131,13 @@ func runConcurrentCrash(t *testing.T, seed uint64) (uint64, uint64, uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer img.Close()
+	defer releaseFS(img)
 	opts.FS = img
 	j2, err := Open(crashDir, opts)
 	if err != nil {
 		t.Fatalf("seed %d (%v): recovery: %v", seed, policy, err)
 	}
-	defer j2.Close()
+	defer closeOK(t, j2)
 	if j2.FirstIndex() != 1 || j2.LastIndex() < durable {
 		t.Fatalf("seed %d (%v): recovered [%d,%d], but entries up to %d were acknowledged durable", seed, policy, j2.FirstIndex(), j2.LastIndex(), durable)
 	}

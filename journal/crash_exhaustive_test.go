@@ -139,7 +139,7 @@ func runExhaustive(t *testing.T, name string, policy SyncPolicy, steps []step, c
 		if err := j.Close(); err != nil {
 			r.fail("%s: Close: %v", labels[i], err)
 		}
-		img.Close()
+		releaseFS(img)
 	}
 	return int64(len(deciders))
 }

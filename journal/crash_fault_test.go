@@ -106,8 +106,10 @@ func runSyncFault(t *testing.T, name string, policy SyncPolicy, fl crashfs.Fault
 	snap := r.crash()
 	for k, d := range []crashfs.Decider{crashfs.AllOld, crashfs.AllNew, crashfs.Random(uint64(fl.Skip))} {
 		j, img, _ := r.recoverImage(snap, d, fmt.Sprintf("image %d after %v", k, fl.Kind), -1, nil)
-		j.Close()
-		img.Close()
+		if err := j.Close(); err != nil {
+			r.fail("image %d after %v: Close of the recovered journal: %v", k, fl.Kind, err)
+		}
+		releaseFS(img)
 	}
 	return true
 }
@@ -257,12 +259,14 @@ func TestCrashFaultReadEIO(t *testing.T) {
 				if why := matchExactDurable(j, base.o); why != "" && !(img.Fired() > 0 && readFailedWithEIO(j, base.o)) {
 					t.Fatalf("clean %v, read %d failed, Open succeeded with a different log: %s", clean, skip, why)
 				}
-				j.Close()
+				if err := j.Close(); err != nil {
+					t.Fatalf("clean %v, read %d failed: Close of the journal Open returned: %v", clean, skip, err)
+				}
 			} else if errors.Is(err, ErrCorrupt) {
 				t.Fatalf("clean %v, read %d failed: Open reports corruption: %v", clean, skip, err)
 			}
 			fired := img.Fired() > 0
-			img.Close()
+			releaseFS(img)
 			if img, err = snap.Image(crashfs.AllOld); err != nil {
 				t.Fatal(err)
 			}
@@ -273,8 +277,10 @@ func TestCrashFaultReadEIO(t *testing.T) {
 			if why := matchExactDurable(j, base.o); why != "" {
 				t.Fatalf("clean %v, read %d failed earlier; the log changed: %s", clean, skip, why)
 			}
-			j.Close()
-			img.Close()
+			if err := j.Close(); err != nil {
+				t.Fatalf("clean %v, read %d failed earlier; Close without the fault: %v", clean, skip, err)
+			}
+			releaseFS(img)
 			if !fired {
 				break
 			}
@@ -365,9 +371,11 @@ func TestCrashFaultMisdirect(t *testing.T) {
 				default:
 					intact++
 				}
-				j.Close()
+				if err := j.Close(); err != nil {
+					r.fail("Close after a misdirected write (reads %s): %v", res, err)
+				}
 			}
-			img.Close()
+			releaseFS(img)
 			r.close()
 		}
 	}

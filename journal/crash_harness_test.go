@@ -298,7 +298,7 @@ func (r *crashRun) do(s step) bool {
 			ps[i] = r.payload(n)
 		}
 		if s.kind == stFailAppend {
-			_, err = j.Append(func(w *stream.Writer) error { w.Write(ps[0]); return errBoom })
+			_, err = j.Append(func(w *stream.Writer) error { _, _ = w.Write(ps[0]); return errBoom }) // the abort, not a write error, is under test
 		} else {
 			_, _, err = j.AppendBatch(func(b *Batch) error {
 				for _, p := range ps {
@@ -447,14 +447,14 @@ func (r *crashRun) recoverImage(snap *crashfs.Snapshot, d crashfs.Decider, label
 		if err != nil {
 			r.t.Fatal(err)
 		}
-		img.Close()
+		releaseFS(img)
 		img = img2
 		r.images++
 		label += fmt.Sprintf(", crashed again after %d recovery ops", crashIn)
 	}
 	j, err := Open(crashDir, r.options(img))
 	if err != nil {
-		img.Close()
+		releaseFS(img)
 		r.fail("%s: recovery failed (%d unsynced units): %v", label, len(snap.Units()), err)
 	}
 	c, why := r.matchCrash(j)
@@ -563,7 +563,7 @@ func (r *crashRun) close() {
 		r.j = nil
 	}
 	if r.fs != nil {
-		r.fs.Close()
+		releaseFS(r.fs)
 		r.fs = nil
 	}
 }

@@ -20,7 +20,7 @@ func TestCrashMetaSectors(t *testing.T) {
 	for slot := 0; slot < 2; slot++ {
 		t.Run(fmt.Sprintf("slot write %d", slot), func(t *testing.T) {
 			fs := crashfs.New()
-			defer fs.Close()
+			defer releaseFS(fs)
 			j, err := Open(crashDir, &Options{FS: fs, SegmentSize: testSegSize, spare: spareInline})
 			if err != nil {
 				t.Fatal(err)
@@ -78,10 +78,12 @@ func TestCrashMetaSectors(t *testing.T) {
 					if allNew != (string(got) == long) {
 						t.Fatalf("fates %v: journal meta k1 has %d bytes", fate, len(got))
 					}
-					j2.Close()
+					if err := j2.Close(); err != nil {
+						t.Fatalf("fates %v: Close of the recovered journal: %v", fate, err)
+					}
 					opened++
 				}
-				img.Close()
+				releaseFS(img)
 				images++
 			}
 		})

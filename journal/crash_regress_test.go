@@ -16,7 +16,7 @@ func crashRecover(t *testing.T, r *crashRun, d crashfs.Decider) {
 	t.Helper()
 	snap := r.crash()
 	j, img, c := r.recoverImage(snap, d, "regression image", -1, nil)
-	r.fs.Close()
+	releaseFS(r.fs)
 	r.adopt(j, img, c)
 }
 

@@ -56,7 +56,7 @@ func TestCrashStaleFrames(t *testing.T) {
 		snap := r.crash()
 		old := r.fs
 		j, img, o := r.recoverImage(snap, crashfs.Random(uint64(c)), fmt.Sprintf("cycle %d", c), -1, nil)
-		old.Close()
+		releaseFS(old)
 		checked += int(j.LastIndex() + 1 - j.FirstIndex())
 		r.adopt(j, img, o)
 	}
@@ -99,7 +99,7 @@ func TestCrashCopiedFrameRejected(t *testing.T) {
 	if j.LastIndex() != 3 {
 		t.Fatalf("a copy of entry 2's frame after entry 3 was accepted: last index %d", j.LastIndex())
 	}
-	r.fs.Close()
+	releaseFS(r.fs)
 	r.adopt(j, img, r.o)
 
 	// Across segments: cut entry 3 off, append a new entry 3 (into a new
@@ -124,12 +124,13 @@ func TestCrashCopiedFrameRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer j.Close()
+	// The image outlives the journal on it: j's Close writes to it.
+	defer releaseFS(img)
+	defer closeOK(t, j)
 	if j.LastIndex() != 2 {
 		got, _ := j.ReadBytes(3, nil)
 		t.Fatalf("the truncated entry 3's frame was accepted in another segment (last index %d, %d bytes)", j.LastIndex(), len(got))
 	}
-	img.Close()
 }
 
 // frameOf returns the segment file, offset and length (header and
@@ -155,7 +156,7 @@ func readFile(t *testing.T, fs *crashfs.FS, name string, off int64, n int) []byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer closeOK(t, f)
 	b := make([]byte, n)
 	if _, err := f.ReadAt(b, off); err != nil {
 		t.Fatal(err)
@@ -169,7 +170,7 @@ func writeFile(t *testing.T, fs *crashfs.FS, name string, off int64, b []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer closeOK(t, f)
 	if _, err := f.WriteAt(b, off); err != nil {
 		t.Fatal(err)
 	}

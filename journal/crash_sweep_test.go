@@ -94,10 +94,10 @@ func runCrashSeed(t *testing.T, seed uint64) int {
 				if err := j.Close(); err != nil {
 					r.fail("%s: Close: %v", label, err)
 				}
-				img.Close()
+				releaseFS(img)
 				continue
 			}
-			old.Close()
+			releaseFS(old)
 			r.adopt(j, img, c)
 		}
 	}
@@ -150,9 +150,11 @@ func TestCrashSweepTornSectors(t *testing.T) {
 			default:
 				intact++
 			}
-			j.Close()
+			if err := j.Close(); err != nil {
+				r.fail("Close on torn sectors: %v", err)
+			}
 		}
-		img.Close()
+		releaseFS(img)
 		r.close()
 	}
 	t.Logf("%d torn-sector images: %d intact, %d with damage reported, %d lost acknowledged entries without an error", reported+lost+intact, intact, reported, lost)

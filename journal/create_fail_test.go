@@ -41,13 +41,13 @@ func TestSegmentFileFailureRecoverable(t *testing.T) {
 		for _, where := range []string{"first segment", "roll", "spanning roll"} {
 			t.Run(fmt.Sprintf("%v %v %s", c.kind, c.errno, where), func(t *testing.T) {
 				fs := crashfs.New()
-				defer fs.Close()
+				defer releaseFS(fs)
 				o := &Options{FS: fs, SegmentSize: testSegSize, Sync: SyncEach, spare: spareOff}
 				j, err := Open(crashDir, o)
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer func() { j.Close() }() // the j reopened below
+				defer func() { closeOK(t, j) }() // the j reopened below
 				size := func(i uint64) int { return 700 }
 				var last uint64
 				if where != "first segment" {

@@ -38,7 +38,7 @@ func TestRealEFBIG(t *testing.T) {
 	dir := t.TempDir()
 	o := &Options{SegmentSize: 1 << 20, Sync: SyncEach, spare: spareOff}
 	j := mustOpen(t, dir, o) // the meta file is 8 KiB: within the limit
-	defer j.Close()
+	defer closeOK(t, j)
 	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: 256 << 10, Max: old.Max}); err != nil {
 		t.Skipf("SKIPPED (cannot lower RLIMIT_FSIZE): %v", err)
 	}

@@ -63,7 +63,7 @@ func TestRealENOSPC(t *testing.T) {
 			t.Fatalf("append after freeing space: %d, %v", idx, err)
 		}
 	}
-	j.Close()
+	mustClose(t, j)
 	j = mustOpen(t, dir, &Options{SegmentSize: 256 << 10, Sync: SyncEach})
 	checkEntries(t, j, last-10, last+99, func(uint64) int { return 4000 })
 	if err := j.Close(); err != nil {

@@ -10,14 +10,26 @@ import (
 )
 
 func Example() {
-	dir, _ := os.MkdirTemp("", "journal-example-")
-	defer os.RemoveAll(dir)
+	dir, err := os.MkdirTemp("", "journal-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		if err := os.RemoveAll(dir); err != nil {
+			log.Fatal(err)
+		}
+	}()
 
 	j, err := journal.Open(dir, &journal.Options{Sync: journal.SyncEach})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer j.Close()
+	defer func() {
+		// Close syncs and records a clean shutdown: its error matters.
+		if err := j.Close(); err != nil {
+			log.Fatal(err)
+		}
+	}()
 
 	// The payload is encoded straight into the mapped segment.
 	idx, err := j.Append(func(w *stream.Writer) error {
@@ -42,10 +54,24 @@ func Example() {
 }
 
 func ExampleJournal_AppendBatch() {
-	dir, _ := os.MkdirTemp("", "journal-example-")
-	defer os.RemoveAll(dir)
-	j, _ := journal.Open(dir, &journal.Options{Sync: journal.PageCache})
-	defer j.Close()
+	dir, err := os.MkdirTemp("", "journal-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		if err := os.RemoveAll(dir); err != nil {
+			log.Fatal(err)
+		}
+	}()
+	j, err := journal.Open(dir, &journal.Options{Sync: journal.PageCache})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		if err := j.Close(); err != nil {
+			log.Fatal(err)
+		}
+	}()
 
 	// All or nothing, one sync for the batch.
 	first, last, err := j.AppendBatch(func(b *journal.Batch) error {
@@ -62,34 +88,78 @@ func ExampleJournal_AppendBatch() {
 }
 
 func ExampleJournal_Iter() {
-	dir, _ := os.MkdirTemp("", "journal-example-")
-	defer os.RemoveAll(dir)
-	j, _ := journal.Open(dir, &journal.Options{Sync: journal.PageCache})
-	defer j.Close()
+	dir, err := os.MkdirTemp("", "journal-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		if err := os.RemoveAll(dir); err != nil {
+			log.Fatal(err)
+		}
+	}()
+	j, err := journal.Open(dir, &journal.Options{Sync: journal.PageCache})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		if err := j.Close(); err != nil {
+			log.Fatal(err)
+		}
+	}()
 	for _, s := range []string{"x", "y", "z"} {
-		j.AppendBytes([]byte(s))
+		if _, err := j.AppendBytes([]byte(s)); err != nil {
+			log.Fatal(err)
+		}
 	}
 	it := j.Iter(2)
-	defer it.Close()
 	for it.Next() {
 		b, _ := it.Bytes() // valid until the next call to Next
 		fmt.Printf("%d=%s ", it.Index(), b)
 	}
 	fmt.Println(it.Err())
+	// Close releases the iterator's pin on the segments it read.
+	if err := it.Close(); err != nil {
+		log.Fatal(err)
+	}
 	// Output: 2=y 3=z <nil>
 }
 
 func ExampleJournal_TruncateBack() {
-	dir, _ := os.MkdirTemp("", "journal-example-")
-	defer os.RemoveAll(dir)
-	j, _ := journal.Open(dir, &journal.Options{Sync: journal.PageCache})
-	defer j.Close()
-	for range 5 {
-		j.AppendBytes([]byte("old"))
+	dir, err := os.MkdirTemp("", "journal-example-")
+	if err != nil {
+		log.Fatal(err)
 	}
-	j.TruncateBack(3)  // drop 4 and 5: a Raft follower's conflicting suffix
-	j.TruncateFront(2) // compact 1
-	idx, _ := j.AppendBytes([]byte("new"))
+	defer func() {
+		if err := os.RemoveAll(dir); err != nil {
+			log.Fatal(err)
+		}
+	}()
+	j, err := journal.Open(dir, &journal.Options{Sync: journal.PageCache})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		if err := j.Close(); err != nil {
+			log.Fatal(err)
+		}
+	}()
+	for range 5 {
+		if _, err := j.AppendBytes([]byte("old")); err != nil {
+			log.Fatal(err)
+		}
+	}
+	// Drop 4 and 5: a Raft follower's conflicting suffix.
+	if err := j.TruncateBack(3); err != nil {
+		log.Fatal(err)
+	}
+	// Compact 1.
+	if err := j.TruncateFront(2); err != nil {
+		log.Fatal(err)
+	}
+	idx, err := j.AppendBytes([]byte("new"))
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(j.FirstIndex(), j.LastIndex(), idx)
 	// Output: 2 4 4
 }

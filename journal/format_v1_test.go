@@ -49,17 +49,12 @@ func TestFormatV1Segments(t *testing.T) {
 		j.crashClose() // no clean record: recovery scans and reads the checkpoint
 		downgradeToV1(t, path)
 		if damage {
-			b, _ := os.ReadFile(path)
-			b[firstOff+chunkHeaderSize] ^= 1 // the first entry's payload
-			_ = os.WriteFile(path, b, 0o644)
+			patchFile(t, path, func(b []byte) { b[firstOff+chunkHeaderSize] ^= 1 }) // the first entry's payload
 		}
 		j2, err := Open(dir, &Options{SegmentSize: testSegSize, Sync: SyncEach})
 		if damage {
 			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "below the durable checkpoint") {
 				t.Fatalf("damaged version 1 segment: Open = %v, want ErrCorrupt below the checkpoint", err)
-			}
-			if err == nil {
-				j2.Close()
 			}
 			continue
 		}
@@ -71,10 +66,13 @@ func TestFormatV1Segments(t *testing.T) {
 		if _, err := j2.AppendBytes([]byte("after")); err != nil {
 			t.Fatal(err)
 		}
-		b, _ := os.ReadFile(j2.active.path)
+		b, err := os.ReadFile(j2.active.path)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if h, err := decodeSegHeader(b); err != nil || h.version != FormatVersion {
 			t.Fatalf("new segment header: %+v, %v", h, err)
 		}
-		j2.Close()
+		mustClose(t, j2)
 	}
 }

@@ -23,7 +23,11 @@ const fuzzMaxEntry = 1 << 20
 func fuzzDir(t testing.TB) string {
 	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
 		if d, err := os.MkdirTemp("/dev/shm", "spool-fuzz-"); err == nil {
-			t.Cleanup(func() { os.RemoveAll(d) })
+			t.Cleanup(func() {
+				if err := os.RemoveAll(d); err != nil {
+					t.Errorf("removing the fuzz directory: %v", err)
+				}
+			})
 			return d
 		}
 	}
@@ -162,16 +166,19 @@ func FuzzOpen(f *testing.F) {
 		}
 		size := func(i uint64) int { return int(i * 50 % 900) }
 		for i := uint64(1); i <= 40; i++ {
-			j.AppendBytes(payload(i, size(i)))
+			mustAppend(t, j, payload(i, size(i)))
 		}
 		crash := which&0x80 != 0
 		if crash {
-			j.Sync()
+			mustSync(t, j)
 			j.crashClose()
 		} else {
-			j.Close()
+			mustClose(t, j)
 		}
-		names, _ := os.ReadDir(dir)
+		names, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var files []string
 		for _, n := range names {
 			if n.Name() != "LOCK" {
@@ -179,13 +186,16 @@ func FuzzOpen(f *testing.F) {
 			}
 		}
 		target := files[int(which&0x7f)%len(files)]
-		b, _ := os.ReadFile(target)
+		b, err := os.ReadFile(target)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(b) == 0 {
 			return
 		}
 		o := int(off) % len(b)
 		copy(b[o:], patch)
-		os.WriteFile(target, b, 0o644)
+		mustWriteFile(t, target, b)
 
 		want := make([][]byte, 41)
 		for i := range want {
@@ -224,7 +234,7 @@ func FuzzOpen(f *testing.F) {
 			}
 			return
 		}
-		defer j.Close()
+		defer closeOK(t, j)
 		if untyped != nil || altered != nil {
 			t.Fatal(errors.Join(untyped, altered))
 		}
@@ -368,7 +378,7 @@ func TestHugeLengthsAllocateLittle(t *testing.T) {
 			if openErr = err; err != nil {
 				return
 			}
-			defer j.Close()
+			defer closeOK(t, j)
 			for i := j.FirstIndex(); i <= j.LastIndex() && i-j.FirstIndex() < 1000; i++ {
 				if _, err := j.ReadBytes(i, buf[:0]); err != nil {
 					if !errors.Is(err, ErrCorrupt) {
@@ -417,7 +427,7 @@ func FuzzVerify(f *testing.F) {
 				f.Fatal(err)
 			}
 			if k >= 22 {
-				j.Sync() // a checkpoint in the tail
+				mustSync(f, j) // a checkpoint in the tail
 			}
 		}
 		if i&2 != 0 {
@@ -432,7 +442,7 @@ func FuzzVerify(f *testing.F) {
 			if err := j.TruncateFront(9); err != nil {
 				f.Fatal(err)
 			}
-			j.Sync()
+			mustSync(f, j)
 		}
 		if i&1 != 0 {
 			j.crashClose()

@@ -109,13 +109,13 @@ func TestAppendReadReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	j = mustOpen(t, dir, testOpts())
-	defer j.Close()
+	defer closeOK(t, j)
 	checkEntries(t, j, 1, 90, sizeOf)
 }
 
 func TestStreamedAppendAndReader(t *testing.T) {
 	j := mustOpen(t, t.TempDir(), testOpts())
-	defer j.Close()
+	defer closeOK(t, j)
 	idx, err := j.Append(func(w *stream.Writer) error {
 		w.PutUvarint(42)
 		w.PutString("key")
@@ -151,7 +151,7 @@ func TestAppendErrorRollsBack(t *testing.T) {
 	dir := t.TempDir()
 	j := mustOpen(t, dir, testOpts())
 	boom := errors.New("boom")
-	_, _ = j.AppendBytes([]byte("one"))
+	mustAppend(t, j, []byte("one"))
 	for _, n := range []int{10, 3 * testSegSize} { // without and with a segment roll
 		_, err := j.Append(func(w *stream.Writer) error {
 			_, _ = w.Write(make([]byte, n))
@@ -165,8 +165,12 @@ func TestAppendErrorRollsBack(t *testing.T) {
 		}
 	}
 	_, _, err := j.AppendBatch(func(b *Batch) error {
-		b.AppendBytes([]byte("two"))
-		b.AppendBytes([]byte("three"))
+		if _, err := b.AppendBytes([]byte("two")); err != nil {
+			return fmt.Errorf("batch append before the abort: %w", err)
+		}
+		if _, err := b.AppendBytes([]byte("three")); err != nil {
+			return fmt.Errorf("batch append before the abort: %w", err)
+		}
 		return boom
 	})
 	if !errors.Is(err, boom) || j.LastIndex() != 1 {
@@ -177,7 +181,7 @@ func TestAppendErrorRollsBack(t *testing.T) {
 	}
 	j.crashClose()
 	j = mustOpen(t, dir, testOpts())
-	defer j.Close()
+	defer closeOK(t, j)
 	if j.LastIndex() != 2 {
 		t.Fatalf("last %d after reopen", j.LastIndex())
 	}
@@ -191,7 +195,7 @@ func TestTooLarge(t *testing.T) {
 	o := testOpts()
 	o.MaxEntrySize = 1000
 	j := mustOpen(t, t.TempDir(), o)
-	defer j.Close()
+	defer closeOK(t, j)
 	if _, err := j.AppendBytes(make([]byte, 1001)); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("err = %v", err)
 	}
@@ -248,9 +252,9 @@ func TestTruncateFrontBack(t *testing.T) {
 	if idx, err := j.AppendBytes([]byte("x")); err != nil || idx != 1000 {
 		t.Fatal(idx, err)
 	}
-	j.Close()
+	mustClose(t, j)
 	j = mustOpen(t, dir, testOpts())
-	defer j.Close()
+	defer closeOK(t, j)
 	if j.FirstIndex() != 1000 || j.LastIndex() != 1000 {
 		t.Fatalf("after reopen [%d,%d]", j.FirstIndex(), j.LastIndex())
 	}
@@ -264,18 +268,18 @@ func TestTruncateBackNoStaleRevival(t *testing.T) {
 		dir := t.TempDir()
 		j := mustOpen(t, dir, testOpts())
 		for i := uint64(1); i <= 20; i++ {
-			j.AppendBytes(payload(i, 500))
+			mustAppend(t, j, payload(i, 500))
 		}
-		j.Sync()
+		mustSync(t, j)
 		if err := j.TruncateBack(10); err != nil {
 			t.Fatal(err)
 		}
 		// Same sizes: boundaries line up.
 		for i := uint64(11); i <= 12; i++ {
-			j.AppendBytes(payload(i+1000, 500))
+			mustAppend(t, j, payload(i+1000, 500))
 		}
 		if crashSync {
-			j.Sync()
+			mustSync(t, j)
 		}
 		j.crashClose()
 		j = mustOpen(t, dir, testOpts())
@@ -284,7 +288,10 @@ func TestTruncateBackNoStaleRevival(t *testing.T) {
 			t.Fatalf("last %d: stale entries revived", last)
 		}
 		for i := uint64(11); i <= last; i++ {
-			got, _ := j.ReadBytes(i, nil)
+			got, err := j.ReadBytes(i, nil)
+			if err != nil {
+				t.Fatalf("ReadBytes(%d): %v", i, err)
+			}
 			if !bytes.Equal(got, payload(i+1000, 500)) {
 				t.Fatalf("entry %d is the stale one", i)
 			}
@@ -292,14 +299,14 @@ func TestTruncateBackNoStaleRevival(t *testing.T) {
 		if crashSync && last != 12 {
 			t.Fatalf("synced entries lost: last %d", last)
 		}
-		j.Close()
+		mustClose(t, j)
 	}
 }
 
 func TestLockExclusive(t *testing.T) {
 	dir := t.TempDir()
 	j := mustOpen(t, dir, testOpts())
-	defer j.Close()
+	defer closeOK(t, j)
 	if _, err := Open(dir, testOpts()); !errors.Is(err, mmapio.ErrLocked) {
 		t.Fatalf("second open: %v", err)
 	}
@@ -310,15 +317,18 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatalf("missing: %v", err)
 	}
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, metaName), bytes.Repeat([]byte("not a journal "), 1000), 0o644)
+	mustWriteFile(t, filepath.Join(dir, metaName), bytes.Repeat([]byte("not a journal "), 1000))
 	if _, err := Open(dir, nil); !errors.Is(err, ErrForeign) {
 		t.Fatalf("foreign: %v", err)
 	}
 	// A newer format.
 	dir = t.TempDir()
 	j := mustOpen(t, dir, testOpts())
-	j.Close()
-	raw, _ := os.ReadFile(filepath.Join(dir, metaName))
+	mustClose(t, j)
+	raw, err := os.ReadFile(filepath.Join(dir, metaName))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, off := range []int{0, metaSlotSize} {
 		s := raw[off : off+metaSlotSize]
 		s[8] = FormatVersion + 1
@@ -329,7 +339,7 @@ func TestOpenErrors(t *testing.T) {
 		// re-checksum with the newer version
 		sumSlot(s)
 	}
-	os.WriteFile(filepath.Join(dir, metaName), raw, 0o644)
+	mustWriteFile(t, filepath.Join(dir, metaName), raw)
 	if _, err := Open(dir, nil); !errors.Is(err, ErrVersion) {
 		t.Fatalf("newer: %v", err)
 	}
@@ -352,14 +362,16 @@ func TestMeta(t *testing.T) {
 	}
 	j.crashClose()
 	j = mustOpen(t, dir, testOpts())
-	defer j.Close()
+	defer closeOK(t, j)
 	if v, _ := j.Meta("term"); !bytes.Equal(v, []byte{8}) {
 		t.Fatalf("term %v", v)
 	}
 	if v, _ := j.Meta("vote"); string(v) != "node-2" {
 		t.Fatalf("vote %q", v)
 	}
-	j.SetMeta("vote", nil)
+	if err := j.SetMeta("vote", nil); err != nil {
+		t.Fatalf("SetMeta(vote, nil): %v", err)
+	}
 	if _, ok := j.Meta("vote"); ok {
 		t.Fatal("deleted key found")
 	}
@@ -371,7 +383,7 @@ func TestDurabilityPolicies(t *testing.T) {
 			o := testOpts()
 			o.Sync = p
 			j := mustOpen(t, t.TempDir(), o)
-			defer j.Close()
+			defer closeOK(t, j)
 			idx, err := j.AppendBytes([]byte("a"))
 			if err != nil {
 				t.Fatal(err)
@@ -383,7 +395,9 @@ func TestDurabilityPolicies(t *testing.T) {
 				t.Fatalf("WaitDurable: %v, durable %d", err, j.Durable())
 			}
 			_, last, err := j.AppendBatch(func(b *Batch) error {
-				b.AppendBytes([]byte("b"))
+				if _, err := b.AppendBytes([]byte("b")); err != nil {
+					return err
+				}
 				b.RequireDurable()
 				return nil
 			})
@@ -398,7 +412,7 @@ func TestConcurrentReadersAppendTruncate(t *testing.T) {
 	o := testOpts()
 	o.Sync = GroupCommit
 	j := mustOpen(t, t.TempDir(), o)
-	defer j.Close()
+	defer closeOK(t, j)
 	size := func(i uint64) int { return int(i % 3000) }
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -458,7 +472,7 @@ func TestConcurrentAppenders(t *testing.T) {
 	o := testOpts()
 	o.Sync = SyncEach
 	j := mustOpen(t, t.TempDir(), o)
-	defer j.Close()
+	defer closeOK(t, j)
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
@@ -481,9 +495,9 @@ func TestConcurrentAppenders(t *testing.T) {
 
 func TestIteratorAndViews(t *testing.T) {
 	j := mustOpen(t, t.TempDir(), testOpts())
-	defer j.Close()
+	defer closeOK(t, j)
 	for i := uint64(1); i <= 30; i++ {
-		j.AppendBytes(payload(i, sizeOf(i)))
+		mustAppend(t, j, payload(i, sizeOf(i)))
 	}
 	it := j.Iter(5)
 	n := uint64(5)
@@ -500,7 +514,9 @@ func TestIteratorAndViews(t *testing.T) {
 	if it.Err() != nil || n != 31 {
 		t.Fatalf("iter stopped at %d: %v", n, it.Err())
 	}
-	it.Close()
+	if err := it.Close(); err != nil {
+		t.Fatalf("Iterator.Close: %v", err)
+	}
 	v, err := j.Get(2)
 	if err != nil {
 		t.Fatal(err)
@@ -524,7 +540,7 @@ func TestIteratorAndViews(t *testing.T) {
 
 func TestAppendSizedKeepsEntriesContiguous(t *testing.T) {
 	j := mustOpen(t, t.TempDir(), testOpts())
-	defer j.Close()
+	defer closeOK(t, j)
 	p := payload(1, 5000)
 	write := func(w *stream.Writer) error { _, err := w.Write(p); return err }
 	for i := 0; i < 100; i++ { // about 8 segments' worth

@@ -108,7 +108,7 @@ func TestPlanScenarios(t *testing.T) {
 		{"interrupted creations -> remove them", func(t *testing.T, dir string) {
 			j := mustOpen(t, dir, testOpts())
 			appendN(t, j, 1, 10)
-			j.Close()
+			mustClose(t, j)
 			for _, n := range []string{metaName + tmpSuffix, segmentName(7, 11) + tmpSuffix} {
 				if err := os.WriteFile(filepath.Join(dir, n), []byte("partial"), 0o644); err != nil {
 					t.Fatal(err)
@@ -126,7 +126,7 @@ func TestPlanScenarios(t *testing.T) {
 		{"segments but no meta file -> ErrCorrupt", func(t *testing.T, dir string) {
 			j := mustOpen(t, dir, testOpts())
 			appendN(t, j, 1, 10)
-			j.Close()
+			mustClose(t, j)
 			if err := os.Remove(filepath.Join(dir, metaName)); err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +147,7 @@ func TestPlanScenarios(t *testing.T) {
 				t.Fatal(err)
 			}
 			appendN(t, j, 1000, 1010)
-			j.Close()
+			mustClose(t, j)
 			if err := os.WriteFile(old.path, b, 0o644); err != nil { // its unlink did not land
 				t.Fatal(err)
 			}
@@ -171,7 +171,7 @@ func TestPlanScenarios(t *testing.T) {
 			if err := j.TruncateFront(next.first + 1); err != nil {
 				t.Fatal(err)
 			}
-			j.Close()
+			mustClose(t, j)
 			if err := os.WriteFile(old.path, b, 0o644); err != nil { // its unlink did not land
 				t.Fatal(err)
 			}
@@ -186,7 +186,7 @@ func TestPlanScenarios(t *testing.T) {
 		{"clean Close -> the last segment is taken from the clean record", func(t *testing.T, dir string) {
 			j := mustOpen(t, dir, testOpts())
 			appendN(t, j, 1, 300)
-			j.Close()
+			mustClose(t, j)
 		}, func(t *testing.T, d dirPlan, p *recoveryPlan) {
 			tail := p.segs[len(p.segs)-1]
 			if p.err != nil || p.last != 300 || tail.scanned || tail.sealed || !tail.j.cleanPending {

@@ -57,7 +57,7 @@ func flipOutcome(t *testing.T, dir string, pristine map[string][]byte, path stri
 		}
 		return "corrupt"
 	}
-	defer j.Close()
+	defer closeOK(t, j)
 	var bad []uint64
 	for i := j.FirstIndex(); i <= j.LastIndex(); i++ {
 		got, err := j.ReadBytes(i, nil)
@@ -296,7 +296,7 @@ func TestCleanRecordNotTrustedIsDropped(t *testing.T) {
 		t.Fatalf("clean record %+v kept after the segment it names was scanned", clean)
 	}
 	checkEntries(t, j, 1, 1, func(uint64) int { return testSegSize * 3 / 2 })
-	j.Close()
+	mustClose(t, j)
 	if names, _ := filepath.Glob(filepath.Join(dir, "*.seg")); len(names) != 2 {
 		t.Fatalf("%d segments, want 2", len(names))
 	}
@@ -333,7 +333,7 @@ func TestOpenRefusesUnrelatedDirectory(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v %v: %v", tc.files, tc.dirs, err)
 			}
-			j.Close()
+			mustClose(t, j)
 			continue
 		}
 		var ne *NotEmptyError
@@ -352,13 +352,13 @@ func TestOpenRefusesUnrelatedDirectory(t *testing.T) {
 		if _, err := j.AppendBytes([]byte("x")); err != nil {
 			t.Fatal(err)
 		}
-		j.Close()
+		mustClose(t, j)
 		// Now the directory holds a journal: it opens without the option,
 		// with the unrelated files still beside it.
 		j = mustOpen(t, dir, testOpts())
 		if j.LastIndex() != 1 {
 			t.Fatalf("last %d after reopen", j.LastIndex())
 		}
-		j.Close()
+		mustClose(t, j)
 	}
 }

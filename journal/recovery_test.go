@@ -59,7 +59,7 @@ func TestTornTailEveryOffset(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	j.Sync()
+	mustSync(t, j)
 	active := j.active
 	ext := entryExtents(t, active)
 	segPath := active.path
@@ -109,7 +109,7 @@ func TestTornTailEveryOffset(t *testing.T) {
 			if j.LastIndex() != want+1 {
 				t.Fatalf("cut %d: last %d after second recovery", cut, j.LastIndex())
 			}
-			j.Close()
+			mustClose(t, j)
 		}
 	}
 }
@@ -126,7 +126,7 @@ func TestEveryBitFlipDetected(t *testing.T) {
 	size := func(i uint64) int { return 20 + int(i)*3 }
 	const n = 4
 	for i := uint64(1); i <= n; i++ {
-		j.AppendBytes(payload(i, size(i)))
+		mustAppend(t, j, payload(i, size(i)))
 	}
 	seg := j.active
 	if err := j.mu.TryLock(); !err {
@@ -137,13 +137,16 @@ func TestEveryBitFlipDetected(t *testing.T) {
 	}
 	j.active = nil
 	j.mu.Unlock()
-	j.AppendBytes(payload(n+1, size(n+1))) // a second segment after the sealed one
+	mustAppend(t, j, payload(n+1, size(n+1))) // a second segment after the sealed one
 	ext := entryExtents(t, seg)
 	path := seg.path
 	trailer := seg.trailerOff()
 	slotsFrom := seg.slotOff(n - 1)
-	j.Close()
-	orig, _ := os.ReadFile(path)
+	mustClose(t, j)
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var ranges [][2]int64
 	ranges = append(ranges, [2]int64{0, headerSize})
@@ -171,7 +174,7 @@ func TestEveryBitFlipDetected(t *testing.T) {
 			}
 		}
 	}
-	os.WriteFile(path, orig, 0o644)
+	mustWriteFile(t, path, orig)
 	t.Logf("%d single-bit flips: %d detected, %d trailer flips repaired by a verifying scan", flips, flips-repaired, repaired)
 }
 
@@ -183,7 +186,7 @@ func flipDetected(t *testing.T, dir string, n uint64, size func(uint64) int) boo
 		}
 		return true
 	}
-	defer j.Close()
+	defer closeOK(t, j)
 	if j.LastIndex() != n || j.FirstIndex() != 1 {
 		t.Fatalf("range [%d,%d] after a flip: entries silently dropped", j.FirstIndex(), j.LastIndex())
 	}
@@ -223,9 +226,7 @@ func TestCorruptionBelowCheckpointReported(t *testing.T) {
 	off := s.slot(2) + chunkHeaderSize + 10 // inside entry 3's payload
 	path := s.path
 	j.crashClose()
-	b, _ := os.ReadFile(path)
-	b[off] ^= 0x40
-	os.WriteFile(path, b, 0o644)
+	patchFile(t, path, func(b []byte) { b[off] ^= 0x40 })
 	_, err := Open(dir, o)
 	var ce *CorruptError
 	if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) || ce.Index != 3 {
@@ -259,14 +260,17 @@ func TestDeferredSealLost(t *testing.T) {
 		survivors := victim.first + 5 - 1
 		j.crashClose()
 
-		b, _ := os.ReadFile(vpath)
+		b, err := os.ReadFile(vpath)
+		if err != nil {
+			t.Fatal(err)
+		}
 		clear(b[vtrailer:])
 		if tear {
 			for k := tornAt; k < tornAt+512; k++ {
 				b[k] ^= 0xff
 			}
 		}
-		os.WriteFile(vpath, b, 0o644)
+		mustWriteFile(t, vpath, b)
 
 		j = mustOpen(t, dir, testOpts())
 		want := uint64(300)
@@ -277,12 +281,12 @@ func TestDeferredSealLost(t *testing.T) {
 		if idx, err := j.AppendBytes([]byte("next")); err != nil || idx != want+1 {
 			t.Fatalf("tear %v: append after recovery: %d, %v", tear, idx, err)
 		}
-		j.Close()
+		mustClose(t, j)
 		j = mustOpen(t, dir, testOpts())
 		if j.LastIndex() != want+1 {
 			t.Fatalf("tear %v: last %d after reopen", tear, j.LastIndex())
 		}
-		j.Close()
+		mustClose(t, j)
 	}
 }
 
@@ -294,32 +298,34 @@ func TestDamagedFiles(t *testing.T) {
 		dir = t.TempDir()
 		j := mustOpen(t, dir, testOpts())
 		for i := uint64(1); i <= 200; i++ {
-			j.AppendBytes(payload(i, 900))
+			mustAppend(t, j, payload(i, 900))
 		}
 		for _, s := range j.segs.Load().segs {
 			segs = append(segs, s.path)
 		}
-		j.Close()
+		mustClose(t, j)
 		return dir, segs
 	}
 	cases := []struct {
 		name   string
-		damage func(path string)
+		damage func(t *testing.T, path string)
 		want   error
 	}{
-		{"zero-filled", func(p string) { b, _ := os.ReadFile(p); clear(b); os.WriteFile(p, b, 0o644) }, ErrCorrupt},
-		{"truncated", func(p string) { os.Truncate(p, 100) }, ErrCorrupt},
-		{"empty", func(p string) { os.Truncate(p, 0) }, ErrCorrupt},
-		{"foreign", func(p string) { os.WriteFile(p, bytes.Repeat([]byte("not spool "), 7000), 0o644) }, ErrForeign},
+		{"zero-filled", func(t *testing.T, p string) { patchFile(t, p, func(b []byte) { clear(b) }) }, ErrCorrupt},
+		{"truncated", func(t *testing.T, p string) { truncateFile(t, p, 100) }, ErrCorrupt},
+		{"empty", func(t *testing.T, p string) { truncateFile(t, p, 0) }, ErrCorrupt},
+		{"foreign", func(t *testing.T, p string) { mustWriteFile(t, p, bytes.Repeat([]byte("not spool "), 7000)) }, ErrForeign},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir, segs := build(t)
-			c.damage(segs[0]) // an old segment: found by the read that touches it
+			c.damage(t, segs[0]) // an old segment: found by the read that touches it
 			j, err := Open(dir, testOpts())
 			if err == nil {
 				_, err = j.ReadBytes(1, nil)
-				j.Close()
+				if cerr := j.Close(); cerr != nil {
+					t.Fatalf("Close after the read: %v", cerr)
+				}
 			}
 			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), filepath.Base(segs[0])) {
 				t.Fatalf("err = %v, want %v naming the file", err, c.want)
@@ -329,8 +335,11 @@ func TestDamagedFiles(t *testing.T) {
 	t.Run("other journal's segment", func(t *testing.T) {
 		dirA, segsA := build(t)
 		dirB, segsB := build(t)
-		b, _ := os.ReadFile(segsB[len(segsB)-1])
-		os.WriteFile(segsA[len(segsA)-1], b, 0o644)
+		b, err := os.ReadFile(segsB[len(segsB)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustWriteFile(t, segsA[len(segsA)-1], b)
 		_ = dirB
 		if _, err := Open(dirA, testOpts()); !errors.Is(err, ErrForeign) {
 			t.Fatalf("err = %v", err)
@@ -346,14 +355,14 @@ func TestSegmentFilledToTheSlots(t *testing.T) {
 		pad, fill := c%8, 1000+c/8*40
 		dir := t.TempDir()
 		j := mustOpen(t, dir, testOpts())
-		s := func() *segment { j.AppendBytes(nil); return j.active }()
+		s := func() *segment { mustAppend(t, j, nil); return j.active }()
 		// Fill with entries until one more 0..15-byte entry would end at
 		// or right before the slot area.
 		for {
 			count := s.count.Load()
 			room := s.trailerOff() - slotSize*int64(count+1) - s.writeOff - chunkHeaderSize
 			if room < 2000 && count%2 == 1 {
-				j.AppendBytes([]byte{1}) // make the slot offset ≡ 4 mod 8
+				mustAppend(t, j, []byte{1}) // make the slot offset ≡ 4 mod 8
 				continue
 			}
 			if room < 2000 {
@@ -361,14 +370,14 @@ func TestSegmentFilledToTheSlots(t *testing.T) {
 				if p < 0 {
 					p = 0
 				}
-				j.AppendBytes(make([]byte, p))
+				mustAppend(t, j, make([]byte, p))
 				break
 			}
-			j.AppendBytes(make([]byte, fill))
+			mustAppend(t, j, make([]byte, fill))
 		}
 		last := j.LastIndex()
-		j.AppendBytes([]byte("next")) // rolls
-		j.Close()
+		mustAppend(t, j, []byte("next")) // rolls
+		mustClose(t, j)
 		j = mustOpen(t, dir, testOpts())
 		if j.LastIndex() != last+1 {
 			t.Fatalf("pad %d: last %d", pad, j.LastIndex())
@@ -376,6 +385,6 @@ func TestSegmentFilledToTheSlots(t *testing.T) {
 		if _, err := j.ReadBytes(last, nil); err != nil {
 			t.Fatalf("pad %d: %v", pad, err)
 		}
-		j.Close()
+		mustClose(t, j)
 	}
 }

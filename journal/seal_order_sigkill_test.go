@@ -109,6 +109,6 @@ func TestSIGKILLSealOrder(t *testing.T) {
 			}
 		}
 		t.Logf("round %d: %d acknowledgements up to %d, recovered [%d,%d], verify %v", round, acks, acked, j.FirstIndex(), j.LastIndex(), rep.Verdict)
-		j.Close()
+		mustClose(t, j)
 	}
 }

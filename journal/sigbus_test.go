@@ -31,7 +31,7 @@ func isFault(t *testing.T, err error, path string) {
 func TestSIGBUSContained(t *testing.T) {
 	dir := t.TempDir()
 	j := mustOpen(t, dir, testOpts())
-	defer j.Close()
+	defer closeOK(t, j)
 	size := func(i uint64) int {
 		if i == 45 {
 			return 3 * testSegSize / 2 // starts in segment 2, ends in 4
@@ -100,7 +100,9 @@ func TestSIGBUSContained(t *testing.T) {
 		t.Fatal("iterator returned a truncated entry")
 	}
 	isFault(t, it.Err(), victim.path)
-	it.Close()
+	if err := it.Close(); err != nil {
+		t.Fatalf("Iterator.Close after the fault: %v", err)
+	}
 	// A spanning entry whose middle segment was truncated: the
 	// continuation's header and checksum are read under the guard.
 	if _, err := spanView.AppendTo(nil); err == nil {
@@ -147,16 +149,16 @@ func TestTruncatedBeforeLoad(t *testing.T) {
 	dir := t.TempDir()
 	j := mustOpen(t, dir, testOpts())
 	for i := uint64(1); i <= 150; i++ {
-		j.AppendBytes(payload(i, 1500))
+		mustAppend(t, j, payload(i, 1500))
 	}
 	victim := j.segs.Load().segs[1]
 	path, idx := victim.path, victim.first
-	j.Close()
+	mustClose(t, j)
 	if err := os.Truncate(path, dataStart); err != nil {
 		t.Fatal(err)
 	}
 	j = mustOpen(t, dir, testOpts())
-	defer j.Close()
+	defer closeOK(t, j)
 	_, err := j.ReadBytes(idx, nil)
 	var ce *CorruptError
 	if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) || ce.Path != path {

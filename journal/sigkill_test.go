@@ -32,12 +32,19 @@ func TestSIGKILLChild(t *testing.T) {
 	for {
 		i := j.LastIndex() + 1
 		if _, err := j.AppendBytes(payload(i, killSize(i))); err != nil {
-			fmt.Fprintln(out, "append error:", err)
-			out.Flush()
+			// The parent shows this line; the child exits either way,
+			// so a failure to print it changes nothing.
+			_, _ = fmt.Fprintln(out, "append error:", err)
+			_ = out.Flush()
 			os.Exit(3)
 		}
-		fmt.Fprintln(out, i)
-		out.Flush()
+		// A bufio.Writer's error sticks: Flush reports a failed Fprintln.
+		_, _ = fmt.Fprintln(out, i)
+		if err := out.Flush(); err != nil {
+			// An acknowledgement the parent cannot read is lost: stop.
+			fmt.Fprintln(os.Stderr, "printing acknowledgement", i, "failed:", err)
+			os.Exit(3)
+		}
 	}
 }
 
@@ -119,7 +126,7 @@ func TestSIGKILL(t *testing.T) {
 		checkEntries(t, j, 1, j.LastIndex(), killSize)
 		recovered = j.LastIndex()
 		t.Logf("round %d: acknowledged %d-%d, recovered %d", round, firstAck, acked, recovered)
-		j.Close()
+		mustClose(t, j)
 	}
 }
 

@@ -23,7 +23,7 @@ func damagePayloads(t *testing.T, j *Journal, idxs ...uint64) {
 		}
 		hits = append(hits, hit{s.path, s.slot(uint32(idx-s.first)) + chunkHeaderSize + 3})
 	}
-	j.Close()
+	mustClose(t, j)
 	for _, h := range hits {
 		b, err := os.ReadFile(h.path)
 		if err != nil {

@@ -49,7 +49,7 @@ func openAndReadAll(t testing.TB, dir string, o *Options) openOutcome {
 		}
 		return openOutcome{err: err}
 	}
-	defer j.Close()
+	defer closeOK(t, j)
 	out := openOutcome{first: j.FirstIndex(), last: j.LastIndex()}
 	for i := out.first; i <= out.last; i++ {
 		if _, err := j.ReadBytes(i, nil); err != nil {
@@ -174,7 +174,7 @@ func crashedJournal(t *testing.T, dir string, n, extra uint64, size func(uint64)
 			t.Fatal(err)
 		}
 		if i == n || i == n+1 {
-			j.Sync()
+			mustSync(t, j)
 		}
 	}
 	path, ext := j.active.path, entryExtents(t, j.active)
@@ -248,9 +248,7 @@ func TestVerifyTornTail(t *testing.T) {
 func TestVerifyBelowCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	segPath, ext := crashedJournal(t, dir, 8, 2, func(uint64) int { return 100 })
-	b, _ := os.ReadFile(segPath)
-	b[ext[2][0]+chunkHeaderSize+5] ^= 1
-	os.WriteFile(segPath, b, 0o644)
+	patchFile(t, segPath, func(b []byte) { b[ext[2][0]+chunkHeaderSize+5] ^= 1 })
 	rep := verifyAgrees(t, dir, "below checkpoint")
 	if rep.Verdict != VerdictCorrupt || rep.Opens || !errors.Is(rep.Problem.Err, ErrCorrupt) ||
 		rep.Problem.Path != segPath || rep.Problem.Offset != ext[2][0] || rep.Problem.Index != 3 {
@@ -261,7 +259,10 @@ func TestVerifyBelowCheckpoint(t *testing.T) {
 // journalFiles returns the META and segment files of dir.
 func journalFiles(t testing.TB, dir string) []string {
 	t.Helper()
-	names, _ := os.ReadDir(dir)
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var files []string
 	for _, n := range names {
 		if n.Name() != "LOCK" {
@@ -283,13 +284,13 @@ func damagedJournals(t *testing.T, fn func(crashed bool, dir string, files []str
 				t.Fatal(err)
 			}
 			if i >= 14 {
-				j.Sync() // the tail gets a checkpoint
+				mustSync(t, j) // the tail gets a checkpoint
 			}
 		}
 		if crashed {
 			j.crashClose()
 		} else {
-			j.Close()
+			mustClose(t, j)
 		}
 		dir := t.TempDir()
 		copyDir(t, src, dir)
@@ -304,7 +305,10 @@ func TestVerifyBitFlips(t *testing.T) {
 	var corrupt, torn, clean int
 	damagedJournals(t, func(crashed bool, src string, files []string) {
 		for fi := range files {
-			info, _ := os.Stat(files[fi])
+			info, err := os.Stat(files[fi])
+			if err != nil {
+				t.Fatal(err)
+			}
 			size := info.Size()
 			// The records at both ends and the first chunks densely, a
 			// stride through the rest (TestEveryBitFlipDetected covers every byte of
@@ -325,9 +329,7 @@ func TestVerifyBitFlips(t *testing.T) {
 				dir := t.TempDir()
 				copyDir(t, src, dir)
 				path := filepath.Join(dir, filepath.Base(files[fi]))
-				b, _ := os.ReadFile(path)
-				b[o] ^= 1 << (o % 8)
-				os.WriteFile(path, b, 0o644)
+				patchFile(t, path, func(b []byte) { b[o] ^= 1 << (o % 8) })
 				rep := verifyAgrees(t, dir, filepath.Base(path)+" flip")
 				switch rep.Verdict {
 				case VerdictCorrupt:
@@ -374,9 +376,7 @@ func TestVerifyZeroedRecords(t *testing.T) {
 			dir := t.TempDir()
 			copyDir(t, src, dir)
 			path := filepath.Join(dir, filepath.Base(files[d.file]))
-			b, _ := os.ReadFile(path)
-			clear(b[d.off : d.off+d.n])
-			os.WriteFile(path, b, 0o644)
+			patchFile(t, path, func(b []byte) { clear(b[d.off : d.off+d.n]) })
 			label := filepath.Base(path) + " zeroed " + d.name
 			rep := verifyAgrees(t, dir, label)
 			if d.wantCorr && rep.Verdict != VerdictCorrupt {
@@ -394,11 +394,11 @@ func TestVerifyZeroedRecords(t *testing.T) {
 func TestVerifyLive(t *testing.T) {
 	dir := t.TempDir()
 	j := mustOpen(t, dir, testOpts())
-	defer j.Close()
+	defer closeOK(t, j)
 	for i := uint64(1); i <= 20; i++ {
-		j.AppendBytes(payload(i, sizeOf(i)))
+		mustAppend(t, j, payload(i, sizeOf(i)))
 	}
-	j.Sync()
+	mustSync(t, j)
 	rep, err := Verify(dir, testOpts())
 	if err != nil || rep.Verdict == VerdictCorrupt || rep.LastIndex != 20 {
 		t.Fatalf("live: %v %v last %d: %v", rep.Verdict, rep.Problem, rep.LastIndex, err)
@@ -442,14 +442,17 @@ func TestVerifyLostSeal(t *testing.T) {
 			tornAt = int(victim.slot(5)) + chunkHeaderSize + 3
 		}
 		j.crashClose()
-		b, _ := os.ReadFile(vpath)
+		b, err := os.ReadFile(vpath)
+		if err != nil {
+			t.Fatal(err)
+		}
 		clear(b[vtrailer:])
 		if tc != "intact" {
 			for k := tornAt; k < tornAt+512; k++ {
 				b[k] ^= 0xff
 			}
 		}
-		os.WriteFile(vpath, b, 0o644)
+		mustWriteFile(t, vpath, b)
 		rep := verifyAgrees(t, dir, tc)
 		if tc == "intact" {
 			if rep.Verdict != VerdictClean || rep.LastIndex != 300 {
@@ -477,10 +480,10 @@ func TestVerifyNewerFormat(t *testing.T) {
 		dir := t.TempDir()
 		j := mustOpen(t, dir, testOpts())
 		for i := uint64(1); i <= 150; i++ {
-			j.AppendBytes(payload(i, 1000))
+			mustAppend(t, j, payload(i, 1000))
 		}
 		seg := j.segs.Load().segs[0].path // sealed: Open loads it on first read
-		j.Close()
+		mustClose(t, j)
 		if which == "segment" {
 			patchFile(t, seg, func(b []byte) {
 				h, err := decodeSegHeader(b)

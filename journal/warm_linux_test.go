@@ -46,7 +46,7 @@ func TestOpenWarmsLastEntry(t *testing.T) {
 	dropCache(t, dir) // the pages are clean after Close
 
 	j = mustOpen(t, dir, &Options{Sync: PageCache})
-	defer j.Close()
+	defer closeOK(t, j)
 	s := j.active
 	if s == nil || !s.loaded.Load() {
 		t.Fatal("no active segment after a clean reopen")
