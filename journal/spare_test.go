@@ -92,7 +92,7 @@ func TestSpareUsedAtRoll(t *testing.T) {
 		t.Fatalf("tmp files %v after Close", got)
 	}
 	j = mustOpen(t, dir, &Options{SegmentSize: 1 << 20, Sync: PageCache})
-	defer j.Close()
+	defer closeOK(t, j)
 	checkEntries(t, j, 1, j.LastIndex(), func(uint64) int { return 1024 })
 }
 
@@ -116,7 +116,7 @@ func TestSpareLeftByCrash(t *testing.T) {
 		t.Fatalf("Verify notes %q do not mention the spare", rep.Notes)
 	}
 	j = mustOpen(t, dir, opts)
-	defer j.Close()
+	defer closeOK(t, j)
 	if got := tmpFiles(t, dir); len(got) != 0 {
 		t.Fatalf("tmp files %v after recovery", got)
 	}
@@ -130,7 +130,7 @@ func TestSpareLeftByCrash(t *testing.T) {
 func TestSpareOff(t *testing.T) {
 	dir := t.TempDir()
 	j := mustOpen(t, dir, &Options{SegmentSize: 256 << 10, Sync: PageCache, spare: spareOff})
-	defer j.Close()
+	defer closeOK(t, j)
 	appendUntil(t, j, func() bool { return len(j.segs.Load().segs) >= 3 })
 	if sp := spareReady(j); sp != nil || len(tmpFiles(t, dir)) != 0 {
 		t.Fatalf("spare %v, tmp files %v with spares off", sp, tmpFiles(t, dir))
@@ -209,7 +209,7 @@ func TestTruncateBackRecyclesSegment(t *testing.T) {
 		j.crashClose() // recovery scans the recycled tail: no stale frame may revive
 		j = mustOpen(t, dir, opts)
 		checkEntries(t, j, 1, 120, size)
-		j.Close()
+		mustClose(t, j)
 	}
 }
 
@@ -218,7 +218,7 @@ func TestTruncateBackRecyclesSegment(t *testing.T) {
 func TestTruncateBackKeepsPinnedSegment(t *testing.T) {
 	dir := t.TempDir()
 	j := mustOpen(t, dir, &Options{SegmentSize: testSegSize, Sync: PageCache, spare: spareInline})
-	defer j.Close()
+	defer closeOK(t, j)
 	for i := uint64(1); i <= 10; i++ {
 		if _, err := j.AppendBytes(payload(i, 200)); err != nil {
 			t.Fatal(err)
@@ -292,6 +292,6 @@ func TestTruncateBackKeepsContinuationAfterReopen(t *testing.T) {
 	checkEntries(t, j, 1, 2, size)
 	j.crashClose()
 	j = mustOpen(t, dir, opts)
-	defer j.Close()
+	defer closeOK(t, j)
 	checkEntries(t, j, 1, 2, size)
 }
