@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/spoolhq/spool/internal/crashfs"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 )
 
 // TestCrashConcurrentAppenders crashes a journal while several goroutines

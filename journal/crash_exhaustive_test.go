@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/spoolhq/spool/internal/crashfs"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 )
 
 // exhaustiveWorkloads are small fixed workloads, each aimed at one

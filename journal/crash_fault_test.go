@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/spoolhq/spool/internal/crashfs"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 )
 
 // faultWorkload appends across segment rolls, syncs, truncates and writes

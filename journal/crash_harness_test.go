@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spoolhq/spool/internal/crashfs"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 	"github.com/spoolhq/spool/stream"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spoolhq/spool/internal/crashfs"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 )
 
 // TestCrashMetaSectors crashes a meta write between its write and its

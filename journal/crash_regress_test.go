@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/spoolhq/spool/internal/crashfs"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 )
 
 // Regression tests for the violations the crash sweeps found, each reduced

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/spoolhq/spool/internal/crashfs"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 )
 
 // TestCrashStaleFrames runs 100 cycles of truncate-and-re-append on one

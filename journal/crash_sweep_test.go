@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/spoolhq/spool/internal/crashfs"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 )
 
 // TestCrashSweep runs seeded random workloads (appends from empty to

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/spoolhq/spool/internal/crashfs"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 )
 
 // TestSegmentFileFailureRecoverable makes the creation or the reservation

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/spoolhq/spool/internal/crashfs"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 )
 
 // closeOK closes c, which the test expects to close cleanly, and reports

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spoolhq/spool/internal/crashfs"
 	"github.com/spoolhq/spool/mmapio"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 )
 
 // Seals must reach the disk in segment order under every policy and every

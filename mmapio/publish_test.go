@@ -5,8 +5,8 @@ import (
 	"io"
 	"testing"
 
-	"github.com/spoolhq/spool/internal/crashfs"
 	"github.com/spoolhq/spool/mmapio"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 )
 
 // publishFile writes content to dir/f.tmp and publishes it as dir/f.

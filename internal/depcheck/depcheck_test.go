@@ -19,7 +19,7 @@ var layers = map[string][]string{
 	"journal":          {"mmapio", "stream"},
 	"codec":            {"journal", "mmapio", "stream"},
 	"codec/protocodec": {"codec", "codec/internal/kvpb", "journal", "mmapio", "stream"},
-	"internal/crashfs": {"mmapio"},
+	"mmapio/crashfs":   {"mmapio"},
 }
 
 // adapterLayers lists the adapter packages with the spool packages they may

@@ -13,9 +13,9 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/spoolhq/spool/internal/crashfs"
 	"github.com/spoolhq/spool/journal"
 	"github.com/spoolhq/spool/mmapio"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 )

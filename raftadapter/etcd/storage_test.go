@@ -6,8 +6,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/spoolhq/spool/internal/crashfs"
 	"github.com/spoolhq/spool/journal"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"

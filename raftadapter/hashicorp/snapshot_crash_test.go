@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
-	"github.com/spoolhq/spool/internal/crashfs"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 )
 
 // snapCrashRetain is the retain count of the snapshot crash test: small,

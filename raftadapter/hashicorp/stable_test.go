@@ -12,9 +12,9 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/spoolhq/spool/internal/crashfs"
 	"github.com/spoolhq/spool/journal"
 	"github.com/spoolhq/spool/mmapio"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 )
 
 // envInt reads a test size from the environment (see README's table of

@@ -4,6 +4,13 @@
 // the spirit of pebble's vfs.CrashableMem, SQLite's test6.c crash VFS and
 // FoundationDB's AsyncFileNonDurable, extended to mmap.
 //
+// It is exported so that applications can crash-test their own
+// integration, as pebble exports vfs.NewCrashableMem and errorfs: pass an
+// FS from New as journal.Options.FS (or the adapters' JournalOptions.FS,
+// which also carries their snapshot and stable files), run the workload,
+// call Crash, build the disk a reboot would find with Snapshot.Image, and
+// reopen on that image to check what the application acknowledged.
+//
 // # Model
 //
 // Every file has two images:

@@ -25,6 +25,8 @@ var (
 	// ErrNoSpace reports a write or allocation past SetCapacity; the
 	// error also wraps syscall.ENOSPC.
 	ErrNoSpace = errors.New("crashfs: no space")
+	// ErrClosed reports a mutating operation on an FS after Close.
+	ErrClosed = errors.New("crashfs: closed")
 	// ErrInvalid reports an invalid argument: a negative offset, an
 	// unaligned or out-of-range mapping or sync range.
 	ErrInvalid = errors.New("crashfs: invalid argument")
@@ -88,6 +90,7 @@ type FS struct {
 	ops      int64    // mutating operations performed
 	crashAt  int64    // the operation with this number is the crash; 0: none armed
 	snap     *Snapshot
+	closed   bool // Close ran: mutating operations fail with ErrClosed
 	faults   []*armed
 	capacity int64 // bytes all files may hold; 0: unlimited
 	tracing  bool
@@ -107,10 +110,13 @@ func New() *FS {
 }
 
 // Close releases the memory behind every file. Mappings still live keep
-// their pages until unmapped. The FS must not be used afterwards.
+// their pages until unmapped. Every later mutating operation fails with an
+// error wrapping ErrClosed, so a test that tears the FS down before the
+// code using it has finished finds out.
 func (f *FS) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.closed = true
 	var first error
 	for _, ino := range f.inodes {
 		if ino.back != nil {
@@ -180,6 +186,9 @@ func (f *FS) Trace() []string {
 // and freezes the FS instead of performing it when it is the armed crash
 // point. The caller holds f.mu.
 func (f *FS) begin(op, name string) error {
+	if f.closed {
+		return fmt.Errorf("%w: %s %s", ErrClosed, op, name)
+	}
 	if f.snap != nil {
 		return fmt.Errorf("%w: %s %s", ErrCrashed, op, name)
 	}

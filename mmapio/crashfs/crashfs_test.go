@@ -475,3 +475,25 @@ func TestInvalidArguments(t *testing.T) {
 		t.Fatalf("unaligned map: %v", err)
 	}
 }
+
+// TestClosedFSRefusesWrites: after Close, a write, a sync and a create fail
+// with ErrClosed instead of succeeding into memory that was released.
+func TestClosedFSRefusesWrites(t *testing.T) {
+	f := New()
+	if err := f.MkdirAll("/d"); err != nil {
+		t.Fatal(err)
+	}
+	h := mustCreate(t, f, "/d/x", []byte("abc"), true)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.WriteAt([]byte("z"), 0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("write after Close: %v, want ErrClosed", err)
+	}
+	if err := h.Sync(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("sync after Close: %v, want ErrClosed", err)
+	}
+	if _, err := f.Create("/d/y"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("create after Close: %v, want ErrClosed", err)
+	}
+}

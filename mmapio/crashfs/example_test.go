@@ -3,7 +3,7 @@ package crashfs_test
 import (
 	"fmt"
 
-	"github.com/spoolhq/spool/internal/crashfs"
+	"github.com/spoolhq/spool/mmapio/crashfs"
 )
 
 // A write reaches the disk only when synced; a crash decides the rest.
