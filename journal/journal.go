@@ -71,9 +71,11 @@ type Journal struct {
 	// syncMu and segment.loadMu are leaves: fail takes syncMu under any of
 	// the others, and an unpin that drops the last pin takes loadMu
 	// wherever it runs. mu is taken with no other held; waitDurable
-	// releases syncMu before its round takes mu. Under spooldebug the
-	// orderedMutex locks check this order among themselves (ranks in
-	// lockorder.go: mu, sealOrder, spareMaker.mu, syncMu).
+	// releases syncMu before its round takes mu. Under spooldebug every
+	// one of these locks checks the order (ranks in lockorder.go: mu,
+	// sealOrder, segment.sealMu, meta.mu, spareMaker.mu, segment.loadMu,
+	// syncMu, a total order consistent with the tree above); two locks of
+	// the same rank (two segments' loadMu) are never held together.
 	mu           orderedMutex // the writer lock: guards the fields below and segment appender state
 	active       *segment     // segment taking appends; nil until the next append creates one
 	nextSegID    uint64

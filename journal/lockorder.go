@@ -14,7 +14,10 @@ type lockRank uint8
 const (
 	rankWriter    lockRank = iota + 1 // Journal.mu
 	rankSealOrder                     // Journal.sealOrder
+	rankSeal                          // segment.sealMu
+	rankMeta                          // metaStore.mu
 	rankSpare                         // spareMaker.mu
+	rankLoad                          // segment.loadMu
 	rankSync                          // Journal.syncMu
 )
 
@@ -24,8 +27,14 @@ func (r lockRank) String() string {
 		return "the writer lock (Journal.mu)"
 	case rankSealOrder:
 		return "Journal.sealOrder"
+	case rankSeal:
+		return "segment.sealMu"
+	case rankMeta:
+		return "metaStore.mu"
 	case rankSpare:
 		return "spareMaker.mu"
+	case rankLoad:
+		return "segment.loadMu"
 	case rankSync:
 		return "Journal.syncMu"
 	}
@@ -39,6 +48,13 @@ func (j *Journal) initLocks() {
 	j.sealOrder.init(rankSealOrder, j)
 	j.spareMaker.mu.init(rankSpare, j)
 	j.syncMu.init(rankSync, j)
+}
+
+// initLocks gives a segment's ordered locks their ranks, in the order of
+// its journal; called where segments are made.
+func (s *segment) initLocks(j *Journal) {
+	s.sealMu.init(rankSeal, j)
+	s.loadMu.init(rankLoad, j)
 }
 
 // notFromCallback panics, in spooldebug builds, when method is called by a

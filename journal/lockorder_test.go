@@ -43,13 +43,20 @@ func panicOf(t *testing.T, f func()) string {
 func TestLockOrderViolationPanics(t *testing.T) {
 	j := mustOpen(t, t.TempDir(), testOpts())
 	defer j.Close()
+	if _, err := j.AppendBytes([]byte("x")); err != nil { // a segment whose locks join the order
+		t.Fatal(err)
+	}
+	seg := j.segs.Load().segs[0]
 	locks := []struct {
 		name string
 		m    *orderedMutex
 	}{
 		{"mu", &j.mu},
 		{"sealOrder", &j.sealOrder},
+		{"segment.sealMu", &seg.sealMu},
+		{"meta.mu", &j.meta.mu},
 		{"spareMaker.mu", &j.spareMaker.mu},
+		{"segment.loadMu", &seg.loadMu},
 		{"syncMu", &j.syncMu},
 	}
 	for hi := range locks {
@@ -66,7 +73,7 @@ func TestLockOrderViolationPanics(t *testing.T) {
 			}
 		}
 	}
-	// The documented order itself passes, all four nested.
+	// The documented order itself passes, all of them nested.
 	if msg := panicOf(t, func() {
 		for _, l := range locks {
 			l.m.Lock()

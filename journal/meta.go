@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/spoolhq/spool/mmapio"
 	"github.com/zeebo/xxh3"
@@ -182,7 +181,7 @@ type metaStore struct {
 	path string
 	dir  string
 
-	mu    sync.Mutex // guards everything below and serialises writes
+	mu    orderedMutex // guards everything below and serialises writes
 	file  mmapio.File
 	state metaState
 	buf   [metaSlotSize]byte

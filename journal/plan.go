@@ -243,6 +243,7 @@ func (a *analysis) layOut(live []segFile) ([]*segment, error) {
 	segs := make([]*segment, 0, len(live))
 	for _, f := range live {
 		s := &segment{j: j, id: f.id, first: f.first, path: filepath.Join(j.dir, f.name)}
+		s.initLocks(j)
 		s.refs.Store(1)
 		j.liveSegments.Add(1)
 		segs = append(segs, s)

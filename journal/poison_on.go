@@ -9,3 +9,8 @@ package journal
 // keeping a borrowed slice past its lifetime reads garbage in tests instead
 // of mapped bytes that happen to stay valid.
 const debugPoison = true
+
+// DebugChecks is true in builds with the spooldebug tag, whose checks
+// (poisoned borrowed bytes, the lock-order checker) allocate: allocation
+// tests of packages built on the journal skip themselves when it is set.
+const DebugChecks = true

@@ -53,6 +53,7 @@ func (j *Journal) recover() error {
 	// synced, so the first write of this one syncs before overwriting
 	// the other slot.
 	j.meta = &metaStore{fs: j.fs, path: metaPath, dir: j.dir, file: mf, state: st, lazy: true}
+	j.meta.mu.init(rankMeta, j)
 	j.id = st.journalID
 	j.nextSegID = nextSegID(d.files, st)
 

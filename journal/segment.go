@@ -3,7 +3,6 @@ package journal
 import (
 	"encoding/binary"
 	"errors"
-	"sync"
 	"sync/atomic"
 
 	"github.com/spoolhq/spool/mmapio"
@@ -38,8 +37,8 @@ type segment struct {
 	// Sealed segments found by Open are loaded (validated and mapped) on
 	// first access, so Open costs O(1) reads however long the log.
 	loaded  atomic.Bool
-	loadMu  sync.Mutex // serialises loading
-	loadErr error      // sticky load failure, guarded by loadMu
+	loadMu  orderedMutex // serialises loading
+	loadErr error        // sticky load failure, guarded by loadMu
 
 	// count is the number of published entries starting in this segment.
 	// Written by the appender (under Journal.mu) after an entry's slot is
@@ -63,7 +62,7 @@ type segment struct {
 	// deferred is the trailer of a deferred seal, not yet in the mapping:
 	// it is written only once the data it describes is durable (see
 	// syncSeals). Guarded by sealMu, which serialises every trailer write.
-	sealMu   sync.Mutex
+	sealMu   orderedMutex
 	deferred *segTrailer
 	// Durable prefix known after the last sync round, to be recorded in
 	// the segment's checkpoint by the next round.

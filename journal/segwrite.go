@@ -47,6 +47,7 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 	}
 	f, tmp := spare.file, spare.path
 	s := &segment{j: j, id: id, path: path, file: f, mm: spare.mm, data: spare.mm.Bytes(), size: j.opts.SegmentSize, base: base, cont: cont}
+	s.initLocks(j)
 	s.refs.Store(1)
 	s.loaded.Store(true)
 	j.liveSegments.Add(1)

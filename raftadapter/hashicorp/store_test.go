@@ -903,6 +903,9 @@ func TestClosed(t *testing.T) {
 // more, from a sync.Pool that the race detector empties at random; it is
 // only logged.)
 func TestGetLogAllocs(t *testing.T) {
+	if journal.DebugChecks {
+		t.Skip("spooldebug build: the journal's debug checks allocate")
+	}
 	s := testStore(t)
 	logs := []*raft.Log{
 		{Index: 1, Term: 1, Data: make([]byte, 128), AppendedAt: time.Now()},

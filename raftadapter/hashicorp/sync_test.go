@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+	"github.com/spoolhq/spool/journal"
 	"github.com/spoolhq/spool/mmapio"
 )
 
@@ -108,6 +109,9 @@ func TestStoreLogsOneSync(t *testing.T) {
 // allocations as a batch of one (those of the journal's batch and sync
 // wait).
 func TestStoreLogsAllocs(t *testing.T) {
+	if journal.DebugChecks {
+		t.Skip("spooldebug build: the journal's debug checks allocate")
+	}
 	for _, noSync := range []bool{false, true} {
 		s := openStore(t, t.TempDir(), &Options{JournalOptions: JournalOptions{NoSync: noSync}})
 		next := uint64(1)
