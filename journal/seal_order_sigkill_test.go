@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spoolhq/spool/internal/childkill"
 	"github.com/spoolhq/spool/mmapio"
 )
 
@@ -64,7 +65,7 @@ func TestSIGKILLSealOrder(t *testing.T) {
 		var acks int
 		var acked uint64
 		var bad string
-		err := runChildUntilKilled(t, cmd, func(line string) bool {
+		err := childkill.Run(t, cmd, func(line string) bool {
 			n, err := strconv.ParseUint(line, 10, 64)
 			switch {
 			case err == nil:

@@ -3,7 +3,6 @@
 package hashicorp
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"math/rand/v2"
@@ -11,11 +10,12 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/spoolhq/spool/internal/childkill"
 )
 
 // killData is the Data of entry idx written in term: its size and bytes
@@ -203,7 +203,7 @@ func TestSIGKILL(t *testing.T) {
 		var bad string
 		lines := 0
 		killed := false
-		err := runChildUntilKilled(t, cmd, func(line string) bool {
+		err := childkill.Run(t, cmd, func(line string) bool {
 			switch {
 			case strings.HasPrefix(line, "B "):
 				pending = strings.Fields(line)[1:]
@@ -270,67 +270,6 @@ func TestSIGKILL(t *testing.T) {
 		t.Logf("round %d: %d operations completed, killed during %v; log [%d, %d]", round, ops, pending, first, last)
 	}
 	t.Logf("%d of %d kills interrupted an operation, %d of them a StoreLogs that left part of its batch", midOp, rounds, partial)
-}
-
-// childStallLimit bounds how long a SIGKILL child may go without printing a
-// line before the test gives up on it: a failure guard for a hung child,
-// far above any pause a busy machine causes, not a pace the child must keep.
-const childStallLimit = 2 * time.Minute
-
-// runChildUntilKilled starts cmd, hands each line of its stdout to onLine
-// as it arrives, and kills the child with SIGKILL the first time onLine
-// returns true (onLine runs on the caller's goroutine, so it may sleep to
-// move the kill point). It returns once the child has exited and every
-// line it wrote, before the kill and in the moment until it took effect,
-// has been handed to onLine in order. A child that exits by itself, or prints nothing for
-// childStallLimit, is an error (with its stderr).
-func runChildUntilKilled(t *testing.T, cmd *exec.Cmd, onLine func(string) bool) error {
-	t.Helper()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	killed, stalled := false, false
-	guard := time.NewTimer(childStallLimit)
-	defer guard.Stop()
-	for open := true; open; {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				open = false
-				break
-			}
-			guard.Reset(childStallLimit)
-			if onLine(line) && !killed {
-				killed = true
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-			}
-		case <-guard.C:
-			stalled = true
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-		}
-	}
-	werr := cmd.Wait()
-	switch {
-	case stalled:
-		return fmt.Errorf("the child printed nothing for %v; killed it (stderr: %q)", childStallLimit, stderr.String())
-	case !killed:
-		return fmt.Errorf("the child exited by itself (%v; stderr: %q)", werr, stderr.String())
-	}
-	return nil
 }
 
 func atou(s string) uint64 {
