@@ -54,13 +54,14 @@ func (j *Journal) waitDurable(ctx context.Context, idx uint64) error {
 // unsynced range.
 //
 // A round starts at once: it does not wait for appenders that are about to
-// publish (an earlier design yielded the processor until appends went
+// publish. An earlier design yielded the processor until appends went
 // quiet, and with CPU-bound goroutines in the process each yield cost a
-// scheduler time slice: StoreLogs p50 1.6 ms -> 121 ms, docs/decisions.md).
+// scheduler time slice (docs/decisions.md, "Sync rounds start at once").
 // Batching comes from the pipeline instead: appenders that publish while a
 // round runs wait for it to end, and the first of them runs the next round
 // for all of them (leader/follower group commit, as etcd's wal and pebble's
-// LogWriter do).
+// LogWriter do); what that costs closed-loop appenders is in the same
+// section.
 func (j *Journal) syncRound() error {
 	j.mu.Lock()
 	seals := j.pendingSeals
