@@ -3,16 +3,15 @@
 package etcd
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/spoolhq/spool/internal/childkill"
 )
 
 // TestCommitSIGKILLChild is the child half of TestCommitSIGKILL: a one-node
@@ -79,44 +78,31 @@ func TestCommitSIGKILL(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCommitSIGKILLChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "SPOOL_ETCD_COMMITKILL_DIR="+dir,
 			fmt.Sprintf("SPOOL_ETCD_COMMITKILL_APPLIED=%d", applied))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
 		// Kill after the child reported this many synced, applied batches.
 		killAfter := 20 + rng.IntN(200)
-		reports, killed := 0, false
+		reports := 0
 		var other []string
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			line := sc.Text()
-			if a, ok := strings.CutPrefix(line, "A "); ok {
-				v, err := strconv.ParseUint(a, 10, 64)
-				if err != nil {
-					t.Fatalf("round %d: child said %q", round, line)
+		err := childkill.Run(t, cmd, func(line string) bool {
+			a, ok := strings.CutPrefix(line, "A ")
+			if !ok {
+				if line != "" {
+					other = append(other, line)
 				}
-				// Lines read after the kill were printed after their
-				// Sync returned too.
-				applied = max(applied, v)
-				reports++
-				if reports == killAfter && !killed {
-					_ = cmd.Process.Signal(syscall.SIGKILL)
-					killed = true
-				}
-				continue
+				return false
 			}
-			if line != "" {
+			v, err := strconv.ParseUint(a, 10, 64)
+			if err != nil {
 				other = append(other, line)
+				return true
 			}
-		}
-		werr := cmd.Wait()
-		if !killed {
-			t.Fatalf("round %d: the child exited (%v) after %d reports: %q; stderr: %s", round, werr, reports, other, stderr.Bytes())
+			// Lines read after the kill were printed after their Sync
+			// returned too.
+			applied = max(applied, v)
+			reports++
+			return reports >= killAfter
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v after %d reports (child said %q)", round, err, reports, other)
 		}
 		if len(other) > 0 {
 			t.Fatalf("round %d: child said %q", round, other)
