@@ -17,6 +17,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/spoolhq/spool/internal/nettest"
 	"github.com/spoolhq/spool/journal"
 	"github.com/spoolhq/spool/raftadapter/etcdwire"
 	"go.etcd.io/raft/v3"
@@ -388,7 +389,7 @@ func benchSendMsgApp(b *testing.B, size int) {
 		if err := s.Append(src); err != nil {
 			b.Fatal(err)
 		}
-		client, server := loopback(b)
+		client, server := nettest.Loopback(b)
 		go io.Copy(io.Discard, server)
 		var before, after runtime.MemStats
 		b.SetBytes(int64(entries * size))

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/spoolhq/spool/internal/nettest"
 	"github.com/spoolhq/spool/raftadapter/etcdwire"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -19,35 +20,6 @@ import (
 // The message codec is package etcdwire; what is tested here is its use
 // with this package's zero-copy entries, and the deprecated names that
 // forward to it.
-
-// loopback returns the two ends of a TCP connection on 127.0.0.1.
-func loopback(t testing.TB) (client, server net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			ch <- nil
-			return
-		}
-		ch <- c
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server = <-ch
-	if server == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { client.Close(); server.Close() })
-	return client, server
-}
 
 // msgApp builds a MsgApp carrying entries [lo, hi) read from s.
 func msgApp(t testing.TB, s *Storage, lo, hi uint64) *pb.Message {
@@ -92,7 +64,7 @@ func TestWireLoopbackTCP(t *testing.T) {
 	if err := s.Append(ents); err != nil {
 		t.Fatal(err)
 	}
-	client, server := loopback(t)
+	client, server := nettest.Loopback(t)
 	mw := etcdwire.NewWriter(client, s)
 	type sent struct {
 		wire []byte

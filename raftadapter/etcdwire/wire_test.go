@@ -11,6 +11,8 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/spoolhq/spool/internal/nettest"
 )
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
@@ -115,35 +117,6 @@ func TestWireMatchesProto(t *testing.T) {
 	}
 }
 
-// loopback returns the two ends of a TCP connection on 127.0.0.1.
-func loopback(t testing.TB) (client, server net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			ch <- nil
-			return
-		}
-		ch <- c
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server = <-ch
-	if server == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { client.Close(); server.Close() })
-	return client, server
-}
-
 // entsOf returns n entries from index from, of term term, with size bytes
 // of data each.
 func entsOf(from uint64, term uint64, n int, size int) []*pb.Entry {
@@ -164,7 +137,7 @@ func msgApp(ents []*pb.Entry, lo uint64) *pb.Message {
 // TestMessageReaderStream round-trips random messages through Writer and
 // Reader over TCP.
 func TestMessageReaderStream(t *testing.T) {
-	client, server := loopback(t)
+	client, server := nettest.Loopback(t)
 	rng := newRand(11)
 	var msgs []*pb.Message
 	for range 500 {
@@ -208,7 +181,7 @@ func (r *releaseCounter) ReleaseMessage(*pb.Message) { r.n++ }
 // number of allocations, not one per entry, copies no payload byte, and
 // releases each message written.
 func TestWriteMessageAllocs(t *testing.T) {
-	client, server := loopback(t)
+	client, server := nettest.Loopback(t)
 	go io.Copy(io.Discard, server)
 	rel := &releaseCounter{}
 	mw := NewWriter(client, rel)
