@@ -30,17 +30,13 @@ func TestSIGKILLSealOrderChild(t *testing.T) {
 		fmt.Println("open error:", err)
 		os.Exit(3)
 	}
-	go func() {
-		for {
-			if err := checkTrailerOrder(mmapio.OS, dir); err != nil {
-				fmt.Println("trailer order broken:", err)
-				os.Exit(7)
-			}
-		}
-	}()
+	watchTrailerOrder(mmapio.OS, dir, func(err error) { // runs until the kill
+		fmt.Println("trailer order broken:", err)
+		os.Exit(7)
+	})
 	seed, _ := strconv.ParseUint(os.Getenv("SPOOL_SEAL_SIGKILL_SEED"), 10, 64)
 	rng := rand.New(rand.NewPCG(seed, 7))
-	err = sealOrderWorkload(j, rng, 1<<30, nil, func(idx uint64) { fmt.Println(idx) })
+	err = sealOrderWorkload(j, rng, 1<<30, func(idx uint64) { fmt.Println(idx) })
 	fmt.Println("workload error:", err)
 	os.Exit(3)
 }

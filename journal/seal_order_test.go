@@ -122,9 +122,9 @@ func readsSealed(fsys mmapio.FS, path string, id uint64) (bool, error) {
 
 // sealOrderWorkload appends entries of sealOrderSize under GroupCommit,
 // waits for durability of some, compacts the front now and then, and
-// calls Sync from a second goroutine, until n entries are appended or stop
-// is closed. acked is called for every entry acknowledged durable.
-func sealOrderWorkload(j *Journal, rng *rand.Rand, n int, stop <-chan struct{}, acked func(idx uint64)) error {
+// calls Sync from a second goroutine, until n entries are appended. acked
+// is called for every entry acknowledged durable.
+func sealOrderWorkload(j *Journal, rng *rand.Rand, n int, acked func(idx uint64)) error {
 	var wg sync.WaitGroup
 	done := make(chan struct{})
 	var syncErr atomic.Pointer[error]
@@ -148,11 +148,6 @@ func sealOrderWorkload(j *Journal, rng *rand.Rand, n int, stop <-chan struct{}, 
 		wg.Wait()
 	}()
 	for k := 0; k < n; k++ {
-		select {
-		case <-stop:
-			return nil
-		default:
-		}
 		if p := syncErr.Load(); p != nil {
 			return *p
 		}
@@ -176,6 +171,37 @@ func sealOrderWorkload(j *Journal, rng *rand.Rand, n int, stop <-chan struct{}, 
 	return nil
 }
 
+// watchTrailerOrder checks the trailer order of dir over and over from a
+// goroutine of its own until stop is called, which returns the number of
+// checks that passed. At the first failed check it calls onBreak and
+// stops checking.
+func watchTrailerOrder(fsys mmapio.FS, dir string, onBreak func(error)) (stop func() int64) {
+	done := make(chan struct{})
+	var checks atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if err := checkTrailerOrder(fsys, dir); err != nil {
+				onBreak(err)
+				return
+			}
+			checks.Add(1)
+		}
+	}()
+	return func() int64 {
+		close(done)
+		wg.Wait()
+		return checks.Load()
+	}
+}
+
 // TestSealOrderGroupCommit runs the workload on the real file system while a
 // checker reads the trailers as they are written, and fails the moment a
 // later segment is sealed before an earlier one. Then it closes, checks
@@ -188,35 +214,16 @@ func TestSealOrderGroupCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
 	var checkErr error
-	var checks atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if err := checkTrailerOrder(mmapio.OS, dir); err != nil {
-				checkErr = err
-				return
-			}
-			checks.Add(1)
-		}
-	}()
+	stopWatch := watchTrailerOrder(mmapio.OS, dir, func(err error) { checkErr = err })
 	rng := rand.New(rand.NewPCG(12, 5))
-	werr := sealOrderWorkload(j, rng, envIntShort("SPOOL_SEAL_ORDER_ENTRIES", 1500, 300), nil, func(uint64) {})
-	close(stop)
-	wg.Wait()
+	werr := sealOrderWorkload(j, rng, envIntShort("SPOOL_SEAL_ORDER_ENTRIES", 1500, 300), func(uint64) {})
+	checks := stopWatch()
 	if werr != nil {
 		t.Fatal(werr)
 	}
 	if checkErr != nil {
-		t.Fatalf("after %d checks: %v", checks.Load(), checkErr)
+		t.Fatalf("after %d checks: %v", checks, checkErr)
 	}
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
@@ -231,7 +238,7 @@ func TestSealOrderGroupCommit(t *testing.T) {
 	if rep.Verdict != VerdictClean {
 		t.Fatalf("verify after close: %v: %v", rep.Verdict, rep.Problem)
 	}
-	t.Logf("%d trailer-order checks while appending", checks.Load())
+	t.Logf("%d trailer-order checks while appending", checks)
 }
 
 // TestCrashSealOrder adds the interleaving to the crash sweeps: the
@@ -264,35 +271,20 @@ func runSealOrderCrash(t *testing.T, seed uint64) (durable, recovered uint64) {
 		t.Fatal(err)
 	}
 	cfs.CrashAfter(100 + rng.Int64N(400))
-	stop := make(chan struct{})
 	var broke error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if err := checkTrailerOrder(cfs, crashDir); err != nil {
-				if !errors.Is(err, fs.ErrNotExist) {
-					broke = err
-					cfs.Crash()
-				}
-				return
-			}
+	stopWatch := watchTrailerOrder(cfs, crashDir, func(err error) {
+		if !errors.Is(err, fs.ErrNotExist) {
+			broke = err
+			cfs.Crash()
 		}
-	}()
+	})
 	var mu sync.Mutex
-	werr := sealOrderWorkload(j, rng, 400, nil, func(idx uint64) {
+	werr := sealOrderWorkload(j, rng, 400, func(idx uint64) {
 		mu.Lock()
 		durable = max(durable, idx)
 		mu.Unlock()
 	})
-	close(stop)
-	wg.Wait()
+	stopWatch()
 	if broke != nil {
 		t.Logf("seed %d: crashed as the trailer order broke: %v", seed, broke)
 	}
