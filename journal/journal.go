@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -134,8 +133,6 @@ func Open(dir string, opts *Options) (*Journal, error) {
 		return nil, fmt.Errorf("journal: create %s: %w", dir, err)
 	}
 	lockPath := filepath.Join(dir, "LOCK")
-	names, _ := o.FS.List(dir)
-	lockExisted := slices.Contains(names, "LOCK")
 	lock, err := o.FS.Lock(lockPath)
 	if err != nil {
 		return nil, fmt.Errorf("journal: lock %s: %w", dir, err)
@@ -144,8 +141,11 @@ func Open(dir string, opts *Options) (*Journal, error) {
 	if err := j.recover(); err != nil {
 		j.releaseAll()
 		_ = lock.Close()
-		if errors.Is(err, ErrNotEmpty) && !lockExisted {
-			// Leave a refused directory as it was found.
+		if errors.Is(err, ErrNotEmpty) {
+			// Leave no LOCK file in a directory that is not a journal.
+			// One that was there already belonged to no journal (there
+			// is none here), and this process holds its lock, so no
+			// other process is using it.
 			_ = o.FS.Remove(lockPath)
 		}
 		return nil, err
