@@ -41,6 +41,12 @@ const (
 	// checksum is computed incrementally while its bytes are still in cache.
 	windowCap = 256 << 10
 
+	// blockSize is the unit of verification of a format 3 chunk: a chunk
+	// with more payload carries one checksum per block, so a reader
+	// verifies, and faults in, only the blocks it reaches (docs/decisions.md,
+	// "Per-block checksums (format 3)").
+	blockSize = 16 << 10
+
 	maxSegmentSize = 1 << 30 // slot offsets are u32; keep well inside
 	minSegmentSize = 64 << 10
 )
