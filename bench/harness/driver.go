@@ -290,7 +290,37 @@ func describeHost(workDir string) Host {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		h.Kernel = strings.TrimSpace(string(b))
 	}
+	h.L3KiB = l3KiB()
 	return h
+}
+
+// l3KiB reads the size of CPU 0's level-3 cache from sysfs ("32768K"), 0
+// when there is none or it cannot be read.
+func l3KiB() int64 {
+	dirs, _ := filepath.Glob("/sys/devices/system/cpu/cpu0/cache/index*")
+	for _, d := range dirs {
+		level, err := os.ReadFile(filepath.Join(d, "level"))
+		if err != nil || strings.TrimSpace(string(level)) != "3" {
+			continue
+		}
+		size, err := os.ReadFile(filepath.Join(d, "size"))
+		if err != nil {
+			return 0
+		}
+		var kib int64
+		var unit string
+		if n, _ := fmt.Sscanf(strings.TrimSpace(string(size)), "%d%s", &kib, &unit); n < 1 {
+			return 0
+		}
+		switch unit {
+		case "M":
+			kib <<= 10
+		case "G":
+			kib <<= 20
+		}
+		return kib
+	}
+	return 0
 }
 
 func describeStores(specs []store.Spec) []StoreInfo {

@@ -39,11 +39,14 @@ type Pair struct {
 
 // Host describes the machine a run executed on.
 type Host struct {
-	OS        string `json:"os"`
-	Arch      string `json:"arch"`
-	CPU       string `json:"cpu"`
-	CPUs      int    `json:"cpus"`
-	MemMiB    int64  `json:"mem_mib"`
+	OS     string `json:"os"`
+	Arch   string `json:"arch"`
+	CPU    string `json:"cpu"`
+	CPUs   int    `json:"cpus"`
+	MemMiB int64  `json:"mem_mib"`
+	// L3KiB is the size of the CPU's last-level (L3) cache, 0 when
+	// unknown: the random-read log must be several times larger.
+	L3KiB     int64  `json:"l3_kib,omitempty"`
 	Kernel    string `json:"kernel"`
 	GoVersion string `json:"go_version"`
 	// WorkDir is where the stores wrote, on filesystem FS.

@@ -20,17 +20,31 @@ type Config struct {
 	Syncs int
 	// MemcpyBytes is the size of the buffers copied.
 	MemcpyBytes int
+	// RandCopyBytes is the size of the file mapped for the random-copy
+	// floor (as large as the log the random reads read); 0 skips it.
+	RandCopyBytes int64
+	// RandCopies is the number of timed 1 KiB copies from random offsets
+	// of that mapping (as many as the random reads).
+	RandCopies int
 }
 
 // Limits are the measured limits. Latencies hold the sorted samples of each
 // write + fdatasync variant.
 type Limits struct {
-	SeqWriteMiBps   float64
+	SeqWriteMiBps float64
+	// SeqSyncMiBps is the bandwidth of 1 MiB appending writes each followed
+	// by fdatasync, and SeqSync the sorted latencies of those calls: the
+	// floor of a store that makes 1 MiB durable per call.
+	SeqSyncMiBps    float64
+	SeqSync         []time.Duration
 	FsyncAppend     []time.Duration
 	FsyncInPlace    []time.Duration
 	FsyncPrealloc   []time.Duration
 	MemcpyMiBps     float64
 	Memcpy4KiBMiBps float64
+	// RandCopyNs is the time of one 1 KiB copy from a random offset of a
+	// mapped, cached file of RandCopyBytes (0 when not measured).
+	RandCopyNs float64
 }
 
 // Measure measures every limit. Files are created in cfg.Dir and removed.
@@ -39,6 +53,9 @@ func Measure(cfg Config) (*Limits, error) {
 	var err error
 	if l.SeqWriteMiBps, err = SeqWrite(filepath.Join(cfg.Dir, "seq"), cfg.SeqBytes); err != nil {
 		return nil, fmt.Errorf("sequential write: %w", err)
+	}
+	if l.SeqSyncMiBps, l.SeqSync, err = SeqWriteSync(filepath.Join(cfg.Dir, "seqsync"), cfg.SeqBytes); err != nil {
+		return nil, fmt.Errorf("sequential write+fdatasync: %w", err)
 	}
 	if l.FsyncAppend, err = SyncLatency(filepath.Join(cfg.Dir, "append"), Appending, cfg.Syncs); err != nil {
 		return nil, fmt.Errorf("append write+fdatasync: %w", err)
@@ -50,6 +67,11 @@ func Measure(cfg Config) (*Limits, error) {
 		return nil, fmt.Errorf("fallocated write+fdatasync: %w", err)
 	}
 	l.MemcpyMiBps, l.Memcpy4KiBMiBps = Memcpy(cfg.MemcpyBytes)
+	if cfg.RandCopyBytes > 0 {
+		if l.RandCopyNs, err = RandCopy(filepath.Join(cfg.Dir, "randcopy"), cfg.RandCopyBytes, cfg.RandCopies); err != nil {
+			return nil, fmt.Errorf("random copy: %w", err)
+		}
+	}
 	return &l, nil
 }
 
@@ -84,6 +106,36 @@ func SeqWrite(path string, size int64) (float64, error) {
 	}
 	d := time.Since(t0)
 	return float64(size) / (1 << 20) / d.Seconds(), f.Close()
+}
+
+// SeqWriteSync appends size bytes to a new file at path in 1 MiB writes,
+// each followed by fdatasync (a store making 1 MiB durable per call), and
+// returns the bandwidth in MiB/s and the sorted latencies of the calls. The
+// file is removed.
+func SeqWriteSync(path string, size int64) (float64, []time.Duration, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer os.Remove(path)
+	defer f.Close()
+	buf := fill(1 << 20)
+	var lat []time.Duration
+	t0 := time.Now()
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		c0 := time.Now()
+		buf[0] = byte(off >> 20)
+		if _, err := f.Write(buf); err != nil {
+			return 0, nil, err
+		}
+		if err := fdatasync(f); err != nil {
+			return 0, nil, err
+		}
+		lat = append(lat, time.Since(c0))
+	}
+	d := time.Since(t0)
+	slices.Sort(lat)
+	return float64(len(lat)) / d.Seconds(), lat, nil
 }
 
 // Placement says where SyncLatency writes.

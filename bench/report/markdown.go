@@ -19,8 +19,15 @@ func Markdown(w io.Writer, res *harness.Results, sum *Summary, outcomes []Outcom
 	p("Command: `%s` · scale **%s** (%d repetition%s, median [min–max]) · %s · %s\n\n",
 		res.Command, res.Scale.Name, res.Scale.Reps, plural(res.Scale.Reps), res.Started.Format("2006-01-02 15:04 UTC"), duration(res.Seconds))
 	h := res.Host
-	p("Host: %s/%s, %s, %d CPUs, %d MiB RAM, kernel %s, %s. Stores write to `%s` (%s).\n\n",
-		h.OS, h.Arch, orDash(h.CPU), h.CPUs, h.MemMiB, orDash(h.Kernel), h.GoVersion, h.WorkDir, h.FS)
+	l3 := ""
+	switch {
+	case h.L3KiB >= 1024:
+		l3 = fmt.Sprintf(" (L3 cache %d MiB)", h.L3KiB>>10)
+	case h.L3KiB > 0:
+		l3 = fmt.Sprintf(" (L3 cache %d KiB)", h.L3KiB)
+	}
+	p("Host: %s/%s, %s%s, %d CPUs, %d MiB RAM, kernel %s, %s. Stores write to `%s` (%s).\n\n",
+		h.OS, h.Arch, orDash(h.CPU), l3, h.CPUs, h.MemMiB, orDash(h.Kernel), h.GoVersion, h.WorkDir, h.FS)
 	p("Columns: %s.\n\n", columns(res))
 
 	p("## Targets\n\n")

@@ -79,19 +79,33 @@ func loadedTargets() []Target {
 	return ts
 }
 
+// baseTargets are the targets of the benchmark issue and of issue 14
+// (durable writes at least as fast as raft-wal, cuts, an honest read
+// floor). Where issue 14 restated an earlier target with another threshold
+// (128 B × 64 entries/s, 1 KiB call p50, 256 KiB × 4 against raft-wal, the
+// prefix DeleteRange's time and its reclaimed space) its figure replaces
+// the earlier one. The earlier "sequential GetLog ≥ 40× raft-wal" is gone:
+// a GetLog that hands raft memory it owns copies the entry and checks its
+// checksum, and no sequential pass of that reaches 40× raft-wal on this
+// class of machine; the random GetLog rows compare it instead with the
+// machine's own random 1 KiB copy out of an equally large mapping.
 var baseTargets = []Target{
 	{Text: "append 128 B × 64 durable: call p50 ≤ 1.15× in-place write+fdatasync p50", Column: catalog.Spool,
 		Workload: "append-128x64", Metric: "call_p50_us", AtMost: true, Factor: 1.15, Ref: Machine, RefMetric: "fsync_inplace_p50_us"},
-	{Text: "append 128 B × 64 durable: entries/s ≥ 1.2× raft-wal", Column: catalog.Spool,
-		Workload: "append-128x64", Metric: "entries_per_s", Factor: 1.2, Ref: Peer, RefStore: "raft-wal"},
-	{Text: "append one 1 KiB durable: p50 ≤ 1.05× in-place write+fdatasync p50", Column: catalog.Spool,
-		Workload: "append-1k", Metric: "call_p50_us", AtMost: true, Factor: 1.05, Ref: Machine, RefMetric: "fsync_inplace_p50_us"},
+	{Text: "append 128 B × 64 durable: entries/s ≥ 1.1× raft-wal", Column: catalog.Spool,
+		Workload: "append-128x64", Metric: "entries_per_s", Factor: 1.1, Ref: Peer, RefStore: "raft-wal"},
+	{Text: "append one 1 KiB durable: call p50 ≤ 1.1× 4 KiB in-place write+fdatasync p50", Column: catalog.Spool,
+		Workload: "append-1k", Metric: "call_p50_us", AtMost: true, Factor: 1.1, Ref: Machine, RefMetric: "fsync_inplace_p50_us"},
 	{Text: "append 256 KiB × 4 durable: ≥ 95% of sequential write bandwidth", Column: catalog.Spool,
 		Workload: "append-256kx4", Metric: "mib_per_s", Factor: 0.95, Ref: Machine, RefMetric: "seq_write_mibps"},
-	{Text: "append 256 KiB × 4 durable: ≥ raft-wal", Column: catalog.Spool,
-		Workload: "append-256kx4", Metric: "mib_per_s", Factor: 1, Ref: Peer, RefStore: "raft-wal"},
-	{Text: "sequential GetLog: ≥ 40× raft-wal entries/s", Column: catalog.Spool,
-		Workload: "read-seq", Metric: "entries_per_s", Factor: 40, Ref: Peer, RefStore: "raft-wal"},
+	{Text: "append 256 KiB × 4 durable: MiB/s ≥ 1.1× raft-wal", Column: catalog.Spool,
+		Workload: "append-256kx4", Metric: "mib_per_s", Factor: 1.1, Ref: Peer, RefStore: "raft-wal"},
+	{Text: "append 256 KiB × 4 durable: call p99 ≤ raft-wal's", Column: catalog.Spool,
+		Workload: "append-256kx4", Metric: "call_p99_us", AtMost: true, Factor: 1, Ref: Peer, RefStore: "raft-wal"},
+	{Text: "random GetLog of 1 KiB entries: ns/op ≤ 1.5× a random 1 KiB copy out of an equally large mapping", Column: catalog.Spool,
+		Workload: "read-rand", Metric: "ns_per_op", AtMost: true, Factor: 1.5, Ref: Machine, RefMetric: "randcopy_ns"},
+	{Text: "random GetLog of 1 KiB entries: entries/s ≥ 5× raft-wal", Column: catalog.Spool,
+		Workload: "read-rand", Metric: "entries_per_s", Factor: 5, Ref: Peer, RefStore: "raft-wal"},
 	{Text: "sequential GetLog: ≥ tidwall/wal entries/s", Column: catalog.Spool,
 		Workload: "read-seq", Metric: "entries_per_s", Factor: 1, Ref: Peer, RefStore: "tidwall/wal"},
 	{Text: "sequential GetLog: ≤ 1 alloc per call", Column: catalog.Spool,
@@ -104,10 +118,10 @@ var baseTargets = []Target{
 		Workload: "{reopen}", Metric: "open_ms", AtMost: true, Factor: 0.05, Ref: Peer, RefStore: "raft-wal"},
 	{Text: "reopen 500 MiB: RSS during open ≤ 1.2× idle", Column: catalog.Spool,
 		Workload: "{reopen}", Metric: "rss_growth", AtMost: true, Factor: 1.2},
-	{Text: "DeleteRange oldest half: ≤ 0.2× raft-wal's time", Column: catalog.Spool,
-		Workload: "delete-half", Metric: "delete_ms", AtMost: true, Factor: 0.2, Ref: Peer, RefStore: "raft-wal"},
-	{Text: "DeleteRange oldest half: ≥ 45% disk reclaimed at once", Column: catalog.Spool,
-		Workload: "delete-half", Metric: "reclaimed_pct", Factor: 45},
+	{Text: "DeleteRange oldest half: ≤ 0.5× raft-wal's time", Column: catalog.Spool,
+		Workload: "delete-half", Metric: "delete_ms", AtMost: true, Factor: 0.5, Ref: Peer, RefStore: "raft-wal"},
+	{Text: "DeleteRange oldest half: ≥ 45% of the disk space free again when the call returns (statfs)", Column: catalog.Spool,
+		Workload: "delete-half", Metric: "reclaimed_statfs_pct", Factor: 45},
 	{Text: "group commit 64 producers × 1 KiB durable: ≥ 30× single appender", Column: catalog.SpoolNative,
 		Workload: "group-commit", Metric: "speedup", Factor: 30},
 	{Text: "RSS with 1 GiB of log flat in log size (≤ 1.1× RSS at the smallest size)", Column: catalog.Spool,

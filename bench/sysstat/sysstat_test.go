@@ -42,3 +42,20 @@ func TestReadMemory(t *testing.T) {
 		t.Fatalf("ReadMemory = %+v", m)
 	}
 }
+
+// TestFreeBytes: statfs answers for the directory's filesystem with a
+// positive figure no larger than the filesystem. (Whether it moves with a
+// file's blocks is not asserted: other processes write to the same
+// filesystem.)
+func TestFreeBytes(t *testing.T) {
+	free, err := FreeBytes(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if free <= 0 {
+		t.Fatalf("FreeBytes = %d", free)
+	}
+	if _, err := FreeBytes(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Fatal("FreeBytes of a missing path succeeded")
+	}
+}

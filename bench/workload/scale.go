@@ -37,6 +37,9 @@ type Scale struct {
 	ReopenMiB int `json:"reopen_mib"`
 	// DeleteMiB: size of the log whose oldest half is deleted.
 	DeleteMiB int `json:"delete_mib"`
+	// SuffixMiB: size of the log whose tail is cut; SuffixCuts: timed cuts.
+	SuffixMiB  int `json:"suffix_mib"`
+	SuffixCuts int `json:"suffix_cuts"`
 	// LoadedCalls: timed durable calls of the loaded workloads (each
 	// followed by its floor write); LoadedBudget bounds the timed loop, so
 	// that a store whose latency collapses under load is measured on the
@@ -69,6 +72,8 @@ var Quick = Scale{
 	OpenMiB:        []int{16, 32},
 	ReopenMiB:      32,
 	DeleteMiB:      8,
+	SuffixMiB:      4,
+	SuffixCuts:     20,
 	LoadedCalls:    15,
 	LoadedBudget:   200 * time.Millisecond,
 	MachineSeqMiB:  8,
@@ -94,6 +99,8 @@ var Default = Scale{
 	OpenMiB:        []int{256, 500, 1024, 4096},
 	ReopenMiB:      500,
 	DeleteMiB:      256,
+	SuffixMiB:      16,
+	SuffixCuts:     200,
 	LoadedCalls:    500,
 	LoadedBudget:   5 * time.Second,
 	MachineSeqMiB:  256,
@@ -117,6 +124,8 @@ var Test = Scale{
 	OpenMiB:        []int{2},
 	ReopenMiB:      2,
 	DeleteMiB:      1,
+	SuffixMiB:      1,
+	SuffixCuts:     5,
 	LoadedCalls:    10,
 	LoadedBudget:   time.Second,
 	MachineSeqMiB:  4,
@@ -147,6 +156,8 @@ func (s Scale) Validate() error {
 		return fmt.Errorf("scale %s: reopen size %d MiB is not one of the open sizes %v", s.Name, s.ReopenMiB, s.OpenMiB)
 	case s.Producers < 1 || s.GroupEntries < s.Producers:
 		return fmt.Errorf("scale %s: %d producers, %d entries", s.Name, s.Producers, s.GroupEntries)
+	case s.SuffixCuts < 1:
+		return fmt.Errorf("scale %s: %d suffix cuts", s.Name, s.SuffixCuts)
 	case s.LoadedCalls < 1 || s.LoadedBudget <= 0:
 		return fmt.Errorf("scale %s: loaded calls %d, budget %v", s.Name, s.LoadedCalls, s.LoadedBudget)
 	}

@@ -127,7 +127,8 @@ func OpenName(mib int) string { return fmt.Sprintf("open-%dMiB", mib) }
 func WriteName(mib int) string { return fmt.Sprintf("write-%dMiB", mib) }
 
 // List returns every workload of scale s in run order: the machine limits,
-// the append, group-commit, read, delete and native workloads, the
+// the append, group-commit, read, delete (prefix and suffix) and native
+// workloads, the
 // durable appends under CPU load, then the write and open series by size.
 func List(s Scale) []Workload {
 	ws := []Workload{
@@ -139,6 +140,7 @@ func List(s Scale) []Workload {
 		readSeq(s),
 		readRand(s),
 		deleteHalf(),
+		deleteSuffix(),
 		readView4K(),
 	}
 	for _, n := range LoadLevels {
