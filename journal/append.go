@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/spoolhq/spool/mmapio"
@@ -20,11 +21,18 @@ type appendSink struct {
 	payOff   int64 // current chunk payload start
 	winOff   int64 // current window [winOff, winEnd)
 	winEnd   int64
-	limit    int64 // end of the space the current chunk may fill
+	limit    int64 // end of the payload the current chunk may hold (chunkCap)
 	chunks   int   // chunks of this entry already framed
 	total    int64 // payload bytes in those chunks
 	hashing  bool  // h holds the current chunk's earlier windows
 	h        xxh3.Hasher
+	// blocks: the current chunk's segment takes block sums (format 3).
+	// Then h hashes the current block, inBlock bytes of it so far, and
+	// sums holds the sums of the chunk's earlier blocks: at most a
+	// segment's worth, 8 bytes per blockSize, reused from entry to entry.
+	blocks  bool
+	inBlock int
+	sums    []uint64
 }
 
 // opState is what an aborted append or batch rolls back to.
@@ -52,9 +60,9 @@ func (k *appendSink) NextWindow(filled []byte) ([]byte, error) {
 	}
 	if !k.hashing {
 		k.h.Reset()
-		k.hashing = true
+		k.hashing, k.inBlock, k.sums = true, 0, k.sums[:0]
 	}
-	_, _ = k.h.Write(filled)
+	k.absorb(filled)
 	if k.winEnd < k.limit {
 		k.winOff = k.winEnd
 		k.winEnd = min(k.limit, k.winOff+windowCap)
@@ -66,18 +74,18 @@ func (k *appendSink) NextWindow(filled []byte) ([]byte, error) {
 	if k.chunks == 0 {
 		kind = kindFirst
 	}
-	h := chunkHeader{length: uint32(k.limit - k.payOff), kind: kind, index: k.idx, sum: k.h.Sum64()}
-	h.encode(s.data[k.chunkOff:], s.salt)
+	h := chunkHeader{length: uint32(k.limit - k.payOff), kind: kind, index: k.idx}
+	end := k.frame(&h, k.limit)
 	k.total += k.limit - k.payOff
 	k.chunks++
-	s.writeOff, s.highOff = k.limit, max(s.highOff, k.limit)
+	s.writeOff, s.highOff = end, max(s.highOff, end)
 	count := s.count.Load()
 	if s == k.startSeg {
 		count++ // the trailer counts the entry where it starts
 	}
 	k.j.op.rolled = true
 	k.j.active = nil
-	if err := s.writeTrailer(count, k.limit, true, false); err != nil {
+	if err := s.writeTrailer(count, end, true, false); err != nil {
 		return nil, err
 	}
 	next, err := k.j.newSegmentLocked(k.idx, true)
@@ -88,14 +96,71 @@ func (k *appendSink) NextWindow(filled []byte) ([]byte, error) {
 	return next.data[k.winOff:k.winEnd], nil
 }
 
+// startChunk starts a chunk at s's write offset, which may fill the space
+// up to limit with its payload and, in a format 3 segment, its block sums.
 func (k *appendSink) startChunk(s *segment, limit int64) {
 	k.seg = s
 	k.chunkOff = s.writeOff
 	k.payOff = k.chunkOff + chunkHeaderSize
-	k.limit = limit
+	k.blocks = s.blockSums()
+	k.limit = k.payOff + chunkCap(limit-k.payOff, k.blocks)
 	k.winOff = k.payOff
-	k.winEnd = min(limit, k.payOff+windowCap)
+	k.winEnd = min(k.limit, k.payOff+windowCap)
 	k.hashing = false
+}
+
+// absorb hashes a filled window of the current chunk: whole, or block by
+// block. A block's sum is taken when the next byte arrives, so that a
+// chunk that ends at one block holds its sum in h, as a chunk without
+// block sums does.
+func (k *appendSink) absorb(p []byte) {
+	if !k.blocks {
+		_, _ = k.h.Write(p)
+		return
+	}
+	for len(p) > 0 {
+		if k.inBlock == blockSize {
+			k.sums = append(k.sums, k.h.Sum64())
+			k.h.Reset()
+			k.inBlock = 0
+		}
+		n := min(len(p), blockSize-k.inBlock)
+		_, _ = k.h.Write(p[:n])
+		k.inBlock += n
+		p = p[n:]
+	}
+}
+
+// frame completes the header h of the current chunk, whose payload ends at
+// payEnd and was hashed (absorb) if k.hashing, writes the block sums of a
+// chunk larger than a block after its payload, encodes the header and
+// returns where the chunk ends: after the sums, else at payEnd.
+func (k *appendSink) frame(h *chunkHeader, payEnd int64) int64 {
+	s := k.seg
+	end := payEnd
+	switch {
+	case k.blocks && int64(h.length) > blockSize:
+		if k.hashing {
+			k.sums = append(k.sums, k.h.Sum64()) // the last, partial block
+		} else {
+			k.sums = appendBlockSums(k.sums[:0], s.data[k.payOff:payEnd])
+		}
+		sums := alignUp(payEnd)
+		end = sums + 8*int64(len(k.sums))
+		b := s.data[sums:end]
+		for i, v := range k.sums {
+			binary.LittleEndian.PutUint64(b[8*i:], v)
+		}
+		h.flags |= chunkFlagBlocks
+		h.sum = xxh3.Hash(b)
+	case k.hashing:
+		h.sum = k.h.Sum64()
+	default:
+		h.sum = xxh3.Hash(s.data[k.payOff:payEnd])
+	}
+	k.sums, k.inBlock = k.sums[:0], 0
+	h.encode(s.data[k.chunkOff:], s.salt)
+	return end
 }
 
 // beginEntryLocked positions the sink for entry idx and returns its first
@@ -115,8 +180,8 @@ func (j *Journal) beginEntryLocked(idx uint64, sizeHint int64) ([]byte, error) {
 	}
 	count := s.count.Load()
 	limit := s.trailerOff() - slotSize*int64(count+1)
-	room := limit - s.writeOff - chunkHeaderSize
-	fresh := s.trailerOff() - slotSize - dataStart - chunkHeaderSize
+	room := chunkCap(limit-s.writeOff-chunkHeaderSize, s.blockSums())
+	fresh := chunkCap(s.trailerOff()-slotSize-dataStart-chunkHeaderSize, true) // new segments are format 3
 	if room < minChunkPayload || (sizeHint > room && sizeHint <= fresh && s.writeOff > dataStart) {
 		j.op.rolled = true
 		j.active = nil
@@ -151,20 +216,15 @@ func (j *Journal) finishEntryLocked(filled []byte) error {
 	if k.total+length > j.opts.MaxEntrySize {
 		return fmt.Errorf("%w: entry %d exceeds %d bytes", ErrTooLarge, k.idx, j.opts.MaxEntrySize)
 	}
-	var sum uint64
 	if k.hashing {
-		_, _ = k.h.Write(filled)
-		sum = k.h.Sum64()
-	} else {
-		sum = xxh3.Hash(s.data[k.payOff:end])
+		k.absorb(filled)
 	}
 	kind := uint8(kindFull)
 	if k.chunks > 0 {
 		kind = kindLast
 	}
-	h := chunkHeader{length: uint32(length), kind: kind, index: k.idx, sum: sum}
-	h.encode(s.data[k.chunkOff:], s.salt)
-	s.writeOff = alignUp(end)
+	h := chunkHeader{length: uint32(length), kind: kind, index: k.idx}
+	s.writeOff = alignUp(k.frame(&h, end))
 	s.highOff = max(s.highOff, s.writeOff)
 	// Counted now; readers see it once LastIndex covers it.
 	k.startSeg.count.Add(1)
@@ -201,7 +261,15 @@ func (j *Journal) writeEntryLocked(idx uint64, fn func(*stream.Writer) error, p 
 	if err != nil {
 		return err
 	}
-	return j.finishEntryLocked(filled)
+	if err := j.finishEntryLocked(filled); err != nil {
+		return err
+	}
+	if s := j.sink.seg; s == j.op.seg {
+		// Block sums may lie past the last window: an abort zeroes them
+		// too.
+		j.op.maxOff = max(j.op.maxOff, s.writeOff)
+	}
+	return nil
 }
 
 // beginOpLocked records the rollback point of an append or batch.

@@ -3,7 +3,7 @@
 // Entries have contiguous uint64 indexes. A payload is streamed through a
 // stream.Writer straight into the mapped pages of the active segment; a
 // read pins the segment and hands out the payload's bytes where they lie,
-// after checking their checksum. Nothing holds a copy of the log in memory:
+// each block after checking its checksum, so a read costs what it reads. Nothing holds a copy of the log in memory:
 // memory use is bounded by configuration, not by log length.
 //
 // # Files
@@ -22,7 +22,7 @@
 //	                (reused files keep old chunks, which fail their checks
 //	                under the new segment's salt); Open removes it.
 //
-// # Segment format, version 2
+// # Segment format, version 3
 //
 // A segment is a preallocated file (64 MiB by default), mapped whole. Chunks
 // grow up from offset 4096; the slots of the entries that start in the
@@ -37,8 +37,11 @@
 //	+---------+--------+----------+-----------------+---------+---------+-----+---------+-----------+----------+---------+
 //	                                                                                                          size-64   size
 //
-// Version 1 differs only in where the checkpoint lies: at offset 64, in the
-// header's sector. Open reads both; new segments are written in version 2.
+// Version 2 differs only in its chunks: none carries block sums (below).
+// Version 1 also keeps the checkpoint at offset 64, in the header's
+// sector. Open reads all three; new segments are written in version 3, and
+// a segment of an older version that Open continues to append to keeps its
+// version and its chunk form.
 //
 // Header (64 bytes): magic "SPOOLSEG", u16 version, u16 flags (bit 0: the
 // segment opens with the continuation of entry base), u32 reserved, u64
@@ -59,18 +62,40 @@
 //	+------------+--------+------+-------+------+------------+------------+----------------+
 //
 // sum is xxh3 of the payload; check is xxh3 of header bytes 8..32 XOR the
-// segment's salt, itself a hash of the journal ID and the segment ID. The
-// portable part (length through payload) names the entry's index and
-// carries its checksum wherever it is copied; the salt is the only local
-// identity, and removing one salt and applying another re-homes a chunk.
+// segment's salt, itself a hash of the journal ID and the segment ID.
+//
+// In version 3 a chunk of more than 16 KiB (a block) of payload has flags
+// bit 0 set and one u64 xxh3 per block of 16 KiB (the last one shorter)
+// after its padded payload; sum is then the xxh3 of that array of
+// ceil(length/16 KiB) sums, whose size follows from length:
+//
+//	0        32                      32+length  alignUp          +8*ceil(length/16 KiB)
+//	+--------+---------+-----+-------+---------+-----------------+
+//	| header | block 0 | ... | block | padding | sum 0 ... sum n |
+//	+--------+---------+-----+-------+---------+-----------------+
+//
+// A reader verifies the array against sum and each block against its sum
+// when it first reaches that block, and never hands out a byte it has not
+// verified: reading an entry's first bytes verifies and faults in one
+// block, not the entry, and its size and index come from the header alone.
+// Copies, View.Bytes, recovery scans and Verify verify every block.
+//
+// The portable part (length through the block sums) names the entry's
+// index and carries its checksums wherever it is copied; the salt is the
+// only local identity, and removing one salt and applying another re-homes
+// a chunk.
 // A chunk whose check does not match was not written by this segment's
 // current incarnation: a stale frame from truncated, recycled or another
 // journal's space is never accepted (docs/design.md, invariant 3).
 //
 // An entry that fits in its segment is one chunk of kind full (1). One that
 // does not is a first chunk (2) filling its segment, a middle chunk (3)
-// filling each further segment, and a last chunk (4); the writer never
-// needs to know the size in advance and nothing holds the whole entry.
+// filling each further segment, and a last chunk (4), each with block sums
+// of its own when it is larger than a block. A chunk fills its segment
+// when its payload is the largest whose padding and block sums still fit.
+// The writer never needs to know the size in advance (it keeps the sums of
+// the current chunk's blocks, 8 bytes per 16 KiB, until it frames it) and
+// nothing holds the whole entry.
 //
 // Slot i (u32) holds the offset of the first chunk of entry first+i, so a
 // lookup is a binary search over segments and one load.

@@ -14,9 +14,15 @@ import (
 // Version 2 moved a segment's checkpoint from offset 64, in the header's
 // sector, to offset 512, a sector of its own: each sync round rewrites the
 // checkpoint, and on a device whose sectors can tear, a torn write of the
-// header's sector made the whole segment unreadable. Nothing else changed;
-// meta files are the same in both versions.
-const FormatVersion = 2
+// header's sector made the whole segment unreadable.
+//
+// Version 3 gives a chunk of more than blockSize payload bytes one
+// checksum per block, in an array after its payload, and makes the
+// header's sum cover that array: a reader verifies only the blocks it
+// reaches, so reading an entry's first bytes, or its size, no longer
+// hashes and faults in the whole entry. Smaller chunks are as in version 2.
+// Meta files are the same in all three versions.
+const FormatVersion = 3
 
 const (
 	segMagic     = "SPOOLSEG"
@@ -59,6 +65,15 @@ const (
 	kindFirst  = 2
 	kindMiddle = 3
 	kindLast   = 4
+)
+
+// Chunk header flags.
+const (
+	// chunkFlagBlocks: the payload (more than blockSize bytes, format 3)
+	// is followed, after padding to chunkAlign, by one u64 xxh3 per block
+	// of blockSize bytes (the last one shorter), and the header's sum is
+	// the xxh3 of that array.
+	chunkFlagBlocks = 1 << 0
 )
 
 // Segment header flags.
@@ -205,9 +220,11 @@ func decodeTrailer(b []byte) (t segTrailer, ok bool) {
 //	| check      | length | kind | flags| resv | index      | sum        |
 //	+------------+--------+------+------+------+------------+------------+
 //
-// sum is xxh3 of the chunk's payload bytes; check is xxh3 of header bytes
-// [8:32) XOR the segment salt. The portable part (length .. sum, and the
-// payload) travels unchanged between journals; only the salt is local.
+// sum is xxh3 of the chunk's payload bytes or, when flags has
+// chunkFlagBlocks, of the array of per-block sums that follows the payload
+// (see chunkSpan); check is xxh3 of header bytes [8:32) XOR the segment
+// salt. The portable part (length .. sum, the payload and the sums) travels
+// unchanged between journals; only the salt is local.
 type chunkHeader struct {
 	length uint32
 	kind   uint8
@@ -245,7 +262,50 @@ func decodeChunkHeader(b []byte, salt uint64) (c chunkHeader, ok bool) {
 	if c.kind < kindFull || c.kind > kindLast || binary.LittleEndian.Uint16(b[14:]) != 0 {
 		return c, false
 	}
+	// Versions 1 and 2 wrote no flag; a block-summed chunk is larger than
+	// a block, so that each chunk has one form.
+	if c.flags&^chunkFlagBlocks != 0 || c.blocks() && c.length <= blockSize {
+		return c, false
+	}
 	return c, true
+}
+
+// blocks reports a chunk whose payload is followed by per-block sums.
+func (c *chunkHeader) blocks() bool { return c.flags&chunkFlagBlocks != 0 }
+
+// blockCount is the number of blocks of a payload of n bytes.
+func blockCount(n int64) int64 { return (n + blockSize - 1) / blockSize }
+
+// chunkSpan returns where the payload of the chunk at off ends, where its
+// block sums lie ([sums, end); empty when it has none) and where the chunk
+// ends: after the sums, or, for a chunk without them, at the end of its
+// payload (the next chunk starts at alignUp(end)). The lengths derive from
+// the header's u32 length alone; callers bound end by the segment before
+// touching the bytes (docs/design.md, invariant 6).
+func chunkSpan(off int64, h chunkHeader) (payEnd, sums, end int64) {
+	payEnd = off + chunkHeaderSize + int64(h.length)
+	if !h.blocks() {
+		return payEnd, payEnd, payEnd
+	}
+	sums = alignUp(payEnd)
+	return payEnd, sums, sums + 8*blockCount(int64(h.length))
+}
+
+// chunkCap returns the largest payload a chunk may hold in avail bytes
+// after its header: all of them without block sums (versions 1 and 2),
+// else the largest payload whose padding and block sums fit too. A chunk
+// that does not end its entry holds exactly chunkCap (recovery checks that
+// it filled its segment).
+func chunkCap(avail int64, blocks bool) int64 {
+	if !blocks || avail <= blockSize {
+		return max(avail, 0)
+	}
+	k := avail / (blockSize + 8) // whole blocks with their sums
+	p := k * blockSize
+	if r := avail - k*(blockSize+8); r > 8 {
+		p += (r - 8) &^ (chunkAlign - 1) // a last, partial block and its sum
+	}
+	return max(p, blockSize) // a chunk of one block needs no sums
 }
 
 // tmpSuffix marks a segment file still being prepared; Open removes them.

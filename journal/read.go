@@ -54,13 +54,15 @@ type View struct {
 	size  int64 // payload bytes of the whole entry
 	pins  [2]*segment
 	extra []*segment // pins beyond two, for entries spanning many segments
-	first []byte     // first chunk's payload
 	multi bool       // more chunks follow in later segments
 
-	cur  *segment // segment of the chunk the reader is in (source state)
-	done bool     // source returned the last chunk
-	src  viewSource
-	r    stream.Reader
+	// at is the first chunk as open found it: its payload (at.pay) is
+	// verified whole, or block by block as a cursor reaches each block.
+	// whole: every block of it has been verified (Bytes).
+	at    blockCursor
+	whole bool
+	src   blockCursor // the reader's source
+	r     stream.Reader
 
 	released bool
 	debug    debugState
@@ -84,7 +86,8 @@ func (v *View) borrowCopy() error {
 	if err != nil {
 		return err
 	}
-	v.first, v.multi, v.poison = buf, false, buf
+	v.at = blockCursor{v: v, seg: v.at.seg, pay: buf, last: true}
+	v.multi, v.whole, v.poison = false, true, buf
 	v.r.Reset(nil, buf, int64(len(buf)))
 	v.r.SetMaxBytes(v.j.opts.MaxEntrySize)
 	return nil
@@ -124,9 +127,10 @@ func (v *View) unpinAll() {
 	v.extra = v.extra[:0]
 }
 
-// open pins entry idx and verifies its first chunk. Entries spanning
-// segments have every chunk header checked (not yet their payloads) so
-// that the size is known.
+// open pins entry idx and checks its first chunk's header. Entries
+// spanning segments have every chunk header checked so that the size is
+// known. A chunk without block sums is verified whole here; one with them
+// block by block, as a reader reaches each block.
 func (v *View) open(j *Journal, idx uint64) error {
 	s, err := j.pinEntry(idx)
 	if err != nil {
@@ -140,14 +144,15 @@ func (v *View) open(j *Journal, idx uint64) error {
 // chunk is at off, or, when off is -1, where the entry's slot says (Verify
 // passes offsets from its own scan).
 func (v *View) openAt(j *Journal, s *segment, off int64, idx uint64) error {
-	v.j, v.idx, v.released, v.done, v.multi, v.cur = j, idx, false, false, false, nil
+	v.j, v.idx, v.released, v.multi, v.whole = j, idx, false, false, false
 	v.pin(s)
-	h, payload, err := s.firstChunk(off, idx)
+	h, off, payload, sums, err := s.firstChunk(off, idx)
 	if err != nil {
 		v.unpinAll()
 		return err
 	}
-	v.first, v.size, v.cur = payload, int64(h.length), s
+	v.size = int64(h.length)
+	v.at = blockCursor{v: v, seg: s, payOff: off + chunkHeaderSize, pay: payload, sums: sums, sum: h.sum, last: h.kind == kindFull}
 	if h.kind == kindFirst {
 		v.multi = true
 		if err := v.measure(s); err != nil {
@@ -155,8 +160,13 @@ func (v *View) openAt(j *Journal, s *segment, off int64, idx uint64) error {
 			return err
 		}
 	}
-	v.src.v = v
-	v.r.Reset(&v.src, v.first, v.size)
+	v.src = v.at
+	var first []byte
+	if sums == nil {
+		// Verified whole: the reader's first window.
+		first, v.src.pos = payload, len(payload)
+	}
+	v.r.Reset(&v.src, first, v.size)
 	v.r.SetMaxBytes(j.opts.MaxEntrySize)
 	return nil
 }
@@ -173,7 +183,7 @@ func (v *View) measure(s *segment) error {
 		if err := t.ensure(); err != nil {
 			return err
 		}
-		h, _, err := t.continuation(v.idx, false)
+		h, _, _, err := t.continuation(v.idx, false)
 		if err != nil {
 			return err
 		}
@@ -189,52 +199,37 @@ func (v *View) measure(s *segment) error {
 }
 
 // chunkAt decodes and checks the chunk header at off, which must belong to
-// entry idx and be of kind a or b; it returns the header and the payload
-// (not yet verified against the header's sum).
-func (s *segment) chunkAt(off int64, idx uint64, a, b uint8) (chunkHeader, []byte, error) {
+// entry idx and be of kind a or b; it returns the header, the payload and
+// its block sums (nil for a chunk without them), neither yet verified
+// against the header's sum.
+func (s *segment) chunkAt(off int64, idx uint64, a, b uint8) (chunkHeader, []byte, []byte, error) {
 	if off < dataStart || off+chunkHeaderSize > s.trailerOff() {
-		return chunkHeader{}, nil, corruptf(s.path, off, idx, "chunk offset out of range")
+		return chunkHeader{}, nil, nil, corruptf(s.path, off, idx, "chunk offset out of range")
 	}
 	h, ok := decodeChunkHeader(s.data[off:], s.salt)
 	if !ok {
-		return h, nil, corruptf(s.path, off, idx, "chunk header check failed")
+		return h, nil, nil, corruptf(s.path, off, idx, "chunk header check failed")
 	}
 	if h.index != idx {
-		return h, nil, corruptf(s.path, off, idx, "chunk belongs to entry %d", h.index)
+		return h, nil, nil, corruptf(s.path, off, idx, "chunk belongs to entry %d", h.index)
 	}
 	if h.kind != a && h.kind != b {
-		return h, nil, corruptf(s.path, off, idx, "chunk kind %d where %d or %d expected", h.kind, a, b)
+		return h, nil, nil, corruptf(s.path, off, idx, "chunk kind %d where %d or %d expected", h.kind, a, b)
 	}
-	end := off + chunkHeaderSize + int64(h.length)
+	payEnd, sumsOff, end := chunkSpan(off, h)
 	if end > s.trailerOff() {
-		return h, nil, corruptf(s.path, off, idx, "chunk length %d runs past the segment", h.length)
+		return h, nil, nil, corruptf(s.path, off, idx, "chunk length %d runs past the segment", h.length)
 	}
-	return h, s.data[off+chunkHeaderSize : end : end], nil
+	var sums []byte
+	if h.blocks() {
+		sums = s.data[sumsOff:end:end]
+	}
+	return h, s.data[off+chunkHeaderSize : payEnd : payEnd], sums, nil
 }
 
-// viewSource is the stream.Source of a View's reader.
-type viewSource struct{ v *View }
-
-// NextWindow implements stream.Source over the entry's chunks, verifying
-// each chunk's checksum before handing it out.
-func (s *viewSource) NextWindow() ([]byte, error) { return s.v.nextWindow() }
-
-func (v *View) nextWindow() ([]byte, error) {
-	if !v.multi || v.done {
-		return nil, io.EOF
-	}
-	next := v.nextPinned(v.cur)
-	if next == nil {
-		return nil, fmt.Errorf("%w: entry %d: continuation segment missing", ErrCorrupt, v.idx)
-	}
-	h, payload, err := next.continuation(v.idx, true)
-	if err != nil {
-		return nil, err
-	}
-	v.cur = next
-	v.done = h.kind == kindLast
-	return payload, nil
-}
+// nextWindow hands out the reader's next window (Verify drains entries
+// with it).
+func (v *View) nextWindow() ([]byte, error) { return v.src.NextWindow() }
 
 // nextPinned returns the pinned segment that follows s.
 func (v *View) nextPinned(s *segment) *segment {
@@ -254,8 +249,10 @@ func (v *View) Index() uint64 { return v.idx }
 func (v *View) Size() int64 { return v.size }
 
 // Bytes returns the whole payload without copying when it lies in one
-// segment (ok true). An entry that spans segments is read through Reader
-// instead. The slice is valid until Release and must not be written to.
+// segment (ok true), once every block of it is verified. An entry that
+// spans segments is read through Reader instead, and so is one that fails
+// verification: the Reader reports the error, at the damaged block. The
+// slice is valid until Release and must not be written to.
 func (v *View) Bytes() (b []byte, ok bool) {
 	if v.checkReleased() != nil {
 		return nil, false
@@ -263,7 +260,13 @@ func (v *View) Bytes() (b []byte, ok bool) {
 	if v.multi {
 		return nil, false
 	}
-	return v.first, true
+	if !v.whole {
+		if v.at.verifyRest() != nil {
+			return nil, false
+		}
+		v.whole = true
+	}
+	return v.at.pay, true
 }
 
 // Reader returns a stream.Reader over the payload, positioned at its start
@@ -287,8 +290,6 @@ func (v *View) AppendTo(dst []byte) ([]byte, error) {
 	if err := v.copyOut(dst[n:]); err != nil {
 		return dst[:n], err
 	}
-	// Reset the source for any later Reader use.
-	v.cur, v.done = v.pins[0], false
 	return dst, nil
 }
 
@@ -302,7 +303,12 @@ func (v *View) Release() {
 	v.released = true
 	v.debug.markReleased()
 	v.unpinAll()
-	v.first = nil
+	v.dropBorrowed()
+}
+
+// dropBorrowed forgets the mapped bytes of a released view.
+func (v *View) dropBorrowed() {
+	v.at, v.src = blockCursor{}, blockCursor{}
 }
 
 func (v *View) checkReleased() error {
@@ -353,7 +359,7 @@ func (j *Journal) Read(idx uint64, fn func(r *stream.Reader) error) error {
 	err := fn(&v.r)
 	v.released = true
 	v.unpinAll()
-	v.first = nil
+	v.dropBorrowed()
 	if debugPoison {
 		// A reader kept past the callback stays poisoned: the view is
 		// not reused.
@@ -377,7 +383,7 @@ func (j *Journal) ReadBytes(idx uint64, dst []byte) ([]byte, error) {
 	dst, err := v.AppendTo(dst)
 	v.released = true
 	v.unpinAll()
-	v.first = nil
+	v.dropBorrowed()
 	j.viewPool.Put(v)
 	return dst, err
 }
@@ -472,44 +478,72 @@ func (it *Iterator) Close() error {
 // closure's extra call layers cost about 120 ns an entry, the direct defer
 // next to nothing (docs/decisions.md).
 
-// firstChunk reads, decodes and verifies the first chunk of entry idx,
-// at off, or where the entry's slot says when off is -1.
-func (s *segment) firstChunk(off int64, idx uint64) (h chunkHeader, payload []byte, err error) {
+// firstChunk reads and decodes the first chunk of entry idx, at off, or
+// where the entry's slot says when off is -1, and returns its offset. A
+// chunk without block sums is verified whole; one with them is returned
+// with its sums, which the blocks are verified against as they are read.
+func (s *segment) firstChunk(off int64, idx uint64) (h chunkHeader, at int64, payload, sums []byte, err error) {
 	defer recoverFault(&err, s.path, &off, idx, debug.SetPanicOnFault(true))
 	if off < 0 {
 		off = s.slot(uint32(idx - s.first))
 	}
-	h, payload, err = s.chunkAt(off, idx, kindFull, kindFirst)
-	if err == nil && xxh3.Hash(payload) != h.sum {
+	h, payload, sums, err = s.chunkAt(off, idx, kindFull, kindFirst)
+	if err == nil && sums == nil && xxh3.Hash(payload) != h.sum {
 		err = corruptf(s.path, off, idx, "payload checksum mismatch")
 	}
-	return h, payload, err
+	return h, off, payload, sums, err
 }
 
-// continuation reads and decodes the chunk of entry idx that opens s, and
-// verifies its payload when verify is set.
-func (s *segment) continuation(idx uint64, verify bool) (h chunkHeader, payload []byte, err error) {
+// continuation reads and decodes the chunk of entry idx that opens s, and,
+// when verify is set, verifies its payload if it has no block sums.
+func (s *segment) continuation(idx uint64, verify bool) (h chunkHeader, payload, sums []byte, err error) {
 	off := int64(dataStart)
 	defer recoverFault(&err, s.path, &off, idx, debug.SetPanicOnFault(true))
-	h, payload, err = s.chunkAt(dataStart, idx, kindMiddle, kindLast)
-	if err == nil && verify && xxh3.Hash(payload) != h.sum {
+	h, payload, sums, err = s.chunkAt(dataStart, idx, kindMiddle, kindLast)
+	if err == nil && verify && sums == nil && xxh3.Hash(payload) != h.sum {
 		err = corruptf(s.path, dataStart, idx, "payload checksum mismatch")
 	}
-	return h, payload, err
+	return h, payload, sums, err
 }
 
-// copyOut copies the payload into dst, len(dst) == v.size.
+// copyOut copies the payload into dst, len(dst) == v.size, verifying each
+// block before it copies it. It walks a cursor of its own, so a reader
+// of the view keeps its position.
 func (v *View) copyOut(dst []byte) (err error) {
-	off := int64(-1)
-	defer recoverFault(&err, v.pins[0].path, &off, v.idx, debug.SetPanicOnFault(true))
-	if !v.multi {
-		copy(dst, v.first)
-		return nil
+	c := v.at
+	if v.whole {
+		c.sums = nil
 	}
-	var r stream.Reader
-	r.Reset(&v.src, v.first, v.size)
-	_, err = io.ReadFull(&r, dst)
-	return err
+	if !v.multi && c.sums == nil && len(c.pay) == len(dst) {
+		return copyGuarded(dst, c.pay, c.seg.path, c.payOff, v.idx)
+	}
+	for {
+		w, err := c.NextWindow()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if len(w) > len(dst) {
+			return corruptf(c.seg.path, -1, v.idx, "entry longer than its %d bytes", v.size)
+		}
+		if err := copyGuarded(dst, w, c.seg.path, c.payOff+int64(c.pos-len(w)), v.idx); err != nil {
+			return err
+		}
+		dst = dst[len(w):]
+	}
+	if len(dst) != 0 {
+		return corruptf(v.pins[0].path, -1, v.idx, "entry shorter than its %d bytes", v.size)
+	}
+	return nil
+}
+
+// copyGuarded copies mapped bytes, a memory fault turned into an error.
+func copyGuarded(dst, src []byte, path string, off int64, idx uint64) (err error) {
+	defer recoverFault(&err, path, &off, idx, debug.SetPanicOnFault(true))
+	copy(dst, src)
+	return nil
 }
 
 // recoverFault, deferred by a guarded region with the panic-on-fault

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/spoolhq/spool/mmapio"
-	"github.com/zeebo/xxh3"
 )
 
 // recover loads the meta file and the segments and rebuilds the in-memory
@@ -439,8 +438,10 @@ func (j *Journal) trustClean(s *segment, c segRecord) bool {
 		return false
 	}
 	h, ok := decodeChunkHeader(hb[:], s.salt)
-	if !ok || h.index != c.last || h.kind != kindFull ||
-		alignUp(off+chunkHeaderSize+int64(h.length)) != c.dataEnd {
+	if !ok || h.index != c.last || h.kind != kindFull {
+		return false
+	}
+	if _, _, end := chunkSpan(off, h); alignUp(end) != c.dataEnd {
 		return false
 	}
 	// Bring the last entry's payload into the page cache with pread too:
@@ -467,8 +468,14 @@ const warmLastMax = 256 << 10
 //
 // setSlot records the offset of each entry's first chunk (the analysis'
 // table, which Open writes into the segment when it seals it).
+//
+// A chunk is verified whole: its payload's sum or, in a format 3 segment,
+// its block sums and every block. A format 3 segment holds block sums for
+// exactly its chunks of more than a block (chunkCap), so a chunk of
+// another form there is not one the appender wrote.
 func (s *segment) scan(setSlot func(i uint32, off int64)) {
 	off := int64(dataStart)
+	blocks := s.blockSums()
 	var count uint32
 	next := s.first // index of the next entry to start
 	inEntry := s.cont
@@ -483,7 +490,11 @@ func (s *segment) scan(setSlot func(i uint32, off int64)) {
 			break
 		}
 		h, ok := decodeChunkHeader(s.data[off:], s.salt)
-		if !ok || off+chunkHeaderSize+int64(h.length) > limit {
+		if !ok || h.blocks() != (blocks && h.length > blockSize) {
+			break
+		}
+		_, _, cend := chunkSpan(off, h)
+		if cend > limit {
 			break
 		}
 		want := next
@@ -499,16 +510,13 @@ func (s *segment) scan(setSlot func(i uint32, off int64)) {
 		if inEntry != (h.kind == kindMiddle || h.kind == kindLast) {
 			break
 		}
-		if h.kind == kindMiddle && off+chunkHeaderSize+int64(h.length) != limit {
-			break // a middle chunk fills its segment
-		}
-		payload := s.data[off+chunkHeaderSize : off+chunkHeaderSize+int64(h.length)]
-		if xxh3.Hash(payload) != h.sum {
+		if (h.kind == kindMiddle || h.kind == kindFirst) && int64(h.length) != chunkCap(limit-off-chunkHeaderSize, blocks) {
+			// A middle chunk fills its segment; a first chunk is framed
+			// only when its segment is full.
 			break
 		}
-		cend := off + chunkHeaderSize + int64(h.length)
-		if h.kind == kindFirst && cend != limit {
-			break // a first chunk is framed only when its segment is full
+		if !s.verifyChunk(off, h) {
+			break
 		}
 		if h.kind == kindFull || h.kind == kindFirst {
 			setSlot(count, off)

@@ -583,7 +583,8 @@ func (v *verifier) checkTornBytes(s *segment) {
 var zeroPage [4096]byte
 
 // readAll reads every entry of [first, last] as Get does, verifying every
-// chunk's header and payload, and releases each segment's mapping once the
+// chunk's header and payload (every block and the block sums of a format 3
+// chunk), and releases each segment's mapping once the
 // entries starting in it are done. It stops at an error that is not
 // damage (a failed read of the device), which it returns.
 func (v *verifier) readAll(first, last uint64) error {
@@ -651,7 +652,9 @@ func isDamage(err error) bool {
 	return errors.Is(err, ErrCorrupt) || errors.Is(err, ErrForeign) || errors.Is(err, ErrVersion)
 }
 
-// drain verifies the continuation chunks of a spanning entry.
+// drain verifies what open left unverified: the blocks of a chunk with
+// block sums (and the sums themselves) and the continuation chunks of a
+// spanning entry.
 func (v *verifier) drain(view *View) error {
 	for {
 		if _, err := view.nextWindow(); err == io.EOF {
