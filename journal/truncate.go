@@ -8,11 +8,15 @@ import (
 
 // TruncateFront discards every entry below idx (log compaction): FirstIndex
 // becomes idx. Segments holding only discarded entries are unlinked at once
-// and their disk space is reclaimed as soon as no reader pins them; readers
-// of other segments are not waited for. If idx is past LastIndex()+1 the
-// journal becomes empty and its next append gets index idx.
+// and torn down in the background (or by the last reader that pins one),
+// which is when the kernel frees their blocks; readers of other segments
+// are not waited for. The dead prefix of the segment in which idx starts is
+// punched out when nothing pins it (reap.go). If idx is past LastIndex()+1
+// the journal becomes empty and its next append gets index idx.
 //
-// The new first index is durable when TruncateFront returns.
+// The new first index is durable when TruncateFront returns; the unlinks
+// need not be (recovery removes segments wholly below the first index), so
+// the call costs one sync of the meta file and no directory sync.
 func (j *Journal) TruncateFront(idx uint64) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -25,29 +29,38 @@ func (j *Journal) TruncateFront(idx uint64) error {
 	if idx > j.last.Load()+1 {
 		return j.resetLocked(idx)
 	}
-	if j.cleanPending {
-		if err := j.clearCleanLocked(); err != nil {
-			return err
-		}
-	}
 	if err := j.flushSealsLocked(); err != nil {
 		return err
 	}
 	j.meta.mu.Lock()
 	st := j.meta.state
 	st.first = idx
+	// The clean record goes in the same write: nothing below has
+	// changed a segment yet, and the punch below changes only bytes
+	// under the new first index.
+	st.clean = segRecord{}
 	err := j.meta.writeLocked(j.withIDHigh(st), true)
 	j.meta.mu.Unlock()
 	if err != nil {
 		return j.fail(err)
 	}
+	j.cleanPending = false
 	j.first.Store(idx)
-	return j.dropBelowLocked(idx)
+	if err := j.dropBelow(idx, false); err != nil {
+		return err
+	}
+	j.punchCutLocked(idx)
+	return nil
 }
 
 // dropBelowLocked unlinks the segments that hold no chunk of any entry at
-// or above first.
-func (j *Journal) dropBelowLocked(first uint64) error {
+// or above first and syncs the directory (recovery).
+func (j *Journal) dropBelowLocked(first uint64) error { return j.dropBelow(first, true) }
+
+// dropBelow unlinks the segments that hold no chunk of any entry at or
+// above first, and with syncDir makes the unlinks durable. The caller holds
+// the writer lock or, in recovery, runs alone.
+func (j *Journal) dropBelow(first uint64, syncDir bool) error {
 	ss := j.segs.Load()
 	keepFrom := len(ss.segs)
 	if first <= j.last.Load() {
@@ -65,18 +78,19 @@ func (j *Journal) dropBelowLocked(first uint64) error {
 	if keepFrom == 0 {
 		return nil
 	}
-	return j.removeSegmentsLocked(ss, 0, keepFrom, false)
+	return j.removeSegmentsLocked(ss, 0, keepFrom, false, syncDir)
 }
 
 // removeSegmentsLocked publishes a set without segs[from:to], then unlinks
-// their files and syncs the directory. Each removed segment is unmapped
-// when its last reader lets go.
+// their files and, with syncDir, syncs the directory. Each removed segment
+// is unmapped and closed by the reaper, or by its last reader's unpin when
+// one still pins it (releaseRemoved).
 //
 // With recycle set (cuts at the back, Reset) the newest removed segment
 // becomes the spare for the next roll instead, when nothing pins it (see
 // recycleLocked): it was the tail, so its pages are cached, and a roll into
 // it neither allocates fresh pages nor pays for freeing the file's blocks.
-func (j *Journal) removeSegmentsLocked(ss *segmentSet, from, to int, recycle bool) error {
+func (j *Journal) removeSegmentsLocked(ss *segmentSet, from, to int, recycle, syncDir bool) error {
 	segs := make([]*segment, 0, len(ss.segs)-(to-from))
 	segs = append(segs, ss.segs[:from]...)
 	segs = append(segs, ss.segs[to:]...)
@@ -98,10 +112,12 @@ func (j *Journal) removeSegmentsLocked(ss *segmentSet, from, to int, recycle boo
 		if err := j.fs.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) && firstErr == nil {
 			firstErr = err
 		}
-		s.unpin()
+		j.releaseRemoved(s)
 	}
-	if err := j.fs.SyncDir(j.dir); err != nil && firstErr == nil {
-		firstErr = err
+	if syncDir {
+		if err := j.fs.SyncDir(j.dir); err != nil && firstErr == nil {
+			firstErr = err
+		}
 	}
 	if firstErr != nil {
 		return j.fail(fmt.Errorf("remove segments: %w", firstErr))
@@ -133,11 +149,8 @@ func (j *Journal) TruncateBack(idx uint64) error {
 	if idx+1 < j.first.Load() {
 		return fmt.Errorf("%w: truncate back to %d below first index %d", ErrInvalidIndex, idx, j.first.Load())
 	}
-	if j.cleanPending {
-		if err := j.clearCleanLocked(); err != nil {
-			return err
-		}
-	}
+	// A pending clean record is cleared by the cut's own meta write
+	// (cutLocked): nothing before it changes a segment.
 	return j.truncateBackLocked(idx)
 }
 
@@ -193,6 +206,17 @@ func (j *Journal) truncateBackLocked(last uint64) error {
 // recorded in the meta file first (durably), then c is sealed at off and
 // later segments are unlinked. Recovery re-applies the meta record, so a
 // crash at any step leaves either the old log or the cut one.
+//
+// Syncs: the meta record is the one data sync every cut pays. c's data and
+// slots must be durable before it (recovery trusts the record's count for c
+// without scanning), which costs a sync of c only when they may not be:
+// c is the active segment, or its seal is still pending. c's new trailer is
+// a deferred seal, made durable by the next sync round, truncation or Close
+// (syncSeals): until then the record, which stays in the meta file until a
+// later cut or Reset replaces it, seals c at recovery; a later cut that
+// keeps c syncs the pending seals of earlier segments before writing its
+// own record (prepareCutLocked), and one that cuts into or below c replaces
+// the record for c. Removed segment files cost one directory sync.
 func (j *Journal) cutLocked(last uint64, c *segment, off int64) error {
 	if err := j.prepareCutLocked(c, off); err != nil {
 		return err
@@ -215,11 +239,14 @@ func (j *Journal) cutLocked(last uint64, c *segment, off int64) error {
 	} else {
 		st.cut = segRecord{segID: c.id, dataEnd: off, count: count, last: last}
 	}
+	// A clean record goes in the same write (see TruncateBack).
+	st.clean = segRecord{}
 	err := j.meta.writeLocked(j.withIDHigh(st), true)
 	j.meta.mu.Unlock()
 	if err != nil {
 		return j.fail(err)
 	}
+	j.cleanPending = false
 	j.cuts++
 	j.last.Store(last)
 	if j.durable.Load() > last {
@@ -229,18 +256,18 @@ func (j *Journal) cutLocked(last uint64, c *segment, off int64) error {
 		if len(ss.segs) == 0 {
 			return nil
 		}
-		return j.removeSegmentsLocked(ss, 0, len(ss.segs), true)
+		return j.removeSegmentsLocked(ss, 0, len(ss.segs), true, true)
 	}
 	c.count.Store(count)
 	c.writeOff = off
-	if err := c.writeTrailer(count, off, false, true); err != nil {
+	if err := c.writeTrailer(count, off, false, false); err != nil {
 		return err
 	}
 	if j.active == c {
 		j.active = nil
 	}
 	if cutPos+1 < len(ss.segs) {
-		return j.removeSegmentsLocked(ss, cutPos+1, len(ss.segs), true)
+		return j.removeSegmentsLocked(ss, cutPos+1, len(ss.segs), true, true)
 	}
 	return nil
 }
@@ -248,11 +275,23 @@ func (j *Journal) cutLocked(last uint64, c *segment, off int64) error {
 // prepareCutLocked makes durable what a cut at offset off of segment c
 // keeps, before the cut record vouches for it: the pending seals of earlier
 // segments, and c's data and slots (recovery trusts the record's count for
-// c without scanning). The pending seals of c and later segments are
-// dropped unwritten: their trailers count entries the cut discards (an
-// aborted batch's, say), and a trailer made durable before the cut record
-// would revive them if a crash lost the record.
+// c without scanning) unless they are durable already: c is sealed and its
+// seal is not pending (a seal is written only after the data and slots it
+// describes are synced, and a cut only lowers c's end). The pending seals
+// of c and later segments are dropped unwritten: their trailers count
+// entries the cut discards (an aborted batch's, say), and a trailer made
+// durable before the cut record would revive them if a crash lost the
+// record.
 func (j *Journal) prepareCutLocked(c *segment, off int64) error {
+	needSync := false
+	if c != nil {
+		// A seal a sync round took from pendingSeals but has not
+		// written yet is pending too: its deferred trailer is set until
+		// the round has synced the data.
+		c.sealMu.Lock()
+		needSync = !c.sealed || c.deferred != nil
+		c.sealMu.Unlock()
+	}
 	var keep []*segment
 	for _, s := range j.pendingSeals {
 		if c != nil && s.id < c.id {
@@ -273,7 +312,7 @@ func (j *Journal) prepareCutLocked(c *segment, off int64) error {
 	if err != nil {
 		return err
 	}
-	if c != nil {
+	if needSync {
 		// Data and slots: the slots live at the far end of the file,
 		// outside the ranges sync rounds cover.
 		if err := c.mm.Sync(0, int(c.size)); err != nil {
@@ -320,5 +359,5 @@ func (j *Journal) resetLocked(next uint64) error {
 	if len(ss.segs) == 0 {
 		return nil
 	}
-	return j.removeSegmentsLocked(ss, 0, len(ss.segs), true)
+	return j.removeSegmentsLocked(ss, 0, len(ss.segs), true, true)
 }

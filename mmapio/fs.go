@@ -2,6 +2,7 @@ package mmapio
 
 import (
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -20,7 +21,29 @@ var (
 	ErrMapped = errors.New("mmapio: file is mapped")
 	// ErrClosed reports use of a File or Mapping after Close or Unmap.
 	ErrClosed = errors.New("mmapio: use after close")
+	// ErrNoPunch reports that the file system cannot deallocate a range
+	// of a file (no FALLOC_FL_PUNCH_HOLE, or a platform without it). It
+	// also wraps errors.ErrUnsupported.
+	ErrNoPunch = fmt.Errorf("mmapio: hole punching unsupported: %w", errors.ErrUnsupported)
 )
+
+// HolePuncher is implemented by a File that can give back the disk blocks
+// of a range while keeping the file's size: the range then reads as zeros,
+// through ReadAt and through every mapping of it (the kernel drops the
+// range's cached pages first, so a mapped byte there reads zero from then
+// on). It is an optional interface, checked with a type assertion, so that
+// a File wrapper that does not forward it simply never punches.
+//
+// PunchHole deallocates [off, off+n). A range not aligned to the file
+// system's block size has its partial blocks zeroed in place rather than
+// freed; callers that must not see partial zeroing pass block-aligned
+// ranges. It returns an error wrapping ErrNoPunch where the file system or
+// platform cannot punch (the file is unchanged), and ErrClosed after Close.
+// The deallocation is not durable until a Sync of the file: a crash may
+// leave any part of the range with its old bytes.
+type HolePuncher interface {
+	PunchHole(off, n int64) error
+}
 
 // FS is the seam through which the journal performs every filesystem and
 // mapping operation. The production implementation is OS; tests substitute a

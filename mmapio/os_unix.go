@@ -89,6 +89,8 @@ func (osFS) Lock(name string) (io.Closer, error) {
 	return f, nil // closing the file releases the lock
 }
 
+var _ HolePuncher = (*osFile)(nil)
+
 // osFile is an *os.File with mapping bookkeeping.
 type osFile struct {
 	f        *os.File
@@ -148,6 +150,23 @@ func (f *osFile) Truncate(size int64) error {
 func (f *osFile) Sync() error {
 	if err := datasync(f.f); err != nil {
 		return fmt.Errorf("mmapio: sync %s: %w", f.f.Name(), err)
+	}
+	return nil
+}
+
+// PunchHole implements HolePuncher (punch_linux.go, punch_darwin.go).
+func (f *osFile) PunchHole(off, n int64) error {
+	if f.closed.Load() {
+		return ErrClosed
+	}
+	if off < 0 || n < 0 {
+		return fmt.Errorf("mmapio: punch %s [%d,+%d): negative range", f.f.Name(), off, n)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := punchHole(f.f, off, n); err != nil {
+		return fmt.Errorf("mmapio: punch %s [%d,+%d): %w", f.f.Name(), off, n, err)
 	}
 	return nil
 }

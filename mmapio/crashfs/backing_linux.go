@@ -14,3 +14,10 @@ func newBacking() (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), "crashfs-memfd"), nil
 }
+
+// punchBacking zeroes [off, off+n) of a working image by deallocating it,
+// which drops the range from every mapping of the memfd as a real punch
+// drops it from the page cache.
+func punchBacking(back *os.File, off, n int64) error {
+	return unix.Fallocate(int(back.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
+}

@@ -13,3 +13,17 @@ func newBacking() (*os.File, error) {
 	_ = os.Remove(f.Name())
 	return f, nil
 }
+
+// punchBacking zeroes [off, off+n) of a working image with written zeros:
+// the temporary file's mappings see them, which is all the model needs.
+func punchBacking(back *os.File, off, n int64) error {
+	zeros := make([]byte, min(n, 1<<20))
+	for n > 0 {
+		k := min(n, int64(len(zeros)))
+		if _, err := back.WriteAt(zeros[:k], off); err != nil {
+			return err
+		}
+		off, n = off+k, n-k
+	}
+	return nil
+}

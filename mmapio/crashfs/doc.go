@@ -18,8 +18,8 @@
 //	working  what reads, writes and mappings see (the page cache)
 //	durable  what the disk holds
 //
-// WriteAt, Allocate, Truncate and stores into a Mapping's bytes change the
-// working image only. Mapping.Sync(off, n) copies the pages enclosing
+// WriteAt, Allocate, Truncate, PunchHole (the range reads as zeros, size
+// kept) and stores into a Mapping's bytes change the working image only. Mapping.Sync(off, n) copies the pages enclosing
 // [off, off+n) (widened to mmapio.PageSize, as msync does) into the durable
 // image; File.Sync (fdatasync) copies the whole file and its size. The
 // namespace has a working and a durable view too: Create, Remove and Rename
@@ -62,7 +62,9 @@
 // a later sync does not retry them), ENOSPC at byte k of a write or at
 // Allocate, a short write, EIO on read, EIO from a directory sync, and a
 // misdirected write (one sector a sync persists lands at another offset,
-// and its own place keeps the old bytes). SetCapacity bounds the bytes all
+// and its own place keeps the old bytes), and a failed hole punch (EIO,
+// or EOPNOTSUPP as a file system without it returns; SetPunch(false) makes
+// every punch fail so). SetCapacity bounds the bytes all
 // files may hold; Allocate or a write past it fails with ENOSPC. Faults are
 // matched against operations in order, so a run with the same operations
 // is the same run.

@@ -37,6 +37,10 @@ const (
 	// read-only file system or an exhausted inode table would; nothing is
 	// created.
 	CreateFail
+	// PunchFail fails a PunchHole with Fault.Errno (EIO when it is zero;
+	// EOPNOTSUPP mimics a file system that cannot punch); nothing is
+	// deallocated.
+	PunchFail
 )
 
 // String names the fault kind.
@@ -58,6 +62,8 @@ func (k FaultKind) String() string {
 		return "misdirect"
 	case CreateFail:
 		return "create-fail"
+	case PunchFail:
+		return "punch-fail"
 	}
 	return fmt.Sprintf("FaultKind(%d)", int(k))
 }
@@ -74,8 +80,8 @@ type Fault struct {
 	// At is where a WriteENOSPC or ShortWrite write stops, in bytes from
 	// the start of the write.
 	At int
-	// Errno is the error a CreateFail or AllocENOSPC fault returns
-	// instead of its default (EACCES, ENOSPC).
+	// Errno is the error a CreateFail, AllocENOSPC or PunchFail fault
+	// returns instead of its default (EACCES, ENOSPC, EIO).
 	Errno syscall.Errno
 	// Shift is how far a Misdirect sector lands from its place; 0 means
 	// one page.

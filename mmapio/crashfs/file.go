@@ -17,7 +17,10 @@ type file struct {
 	closed   atomic.Bool
 }
 
-var _ mmapio.File = (*file)(nil)
+var (
+	_ mmapio.File        = (*file)(nil)
+	_ mmapio.HolePuncher = (*file)(nil)
+)
 
 // Name implements mmapio.File.
 func (h *file) Name() string { return h.name }
@@ -194,6 +197,44 @@ func (h *file) Sync() error {
 	}
 	if int64(len(h.ino.dur)) > h.ino.size {
 		h.ino.dur = h.ino.dur[:h.ino.size]
+	}
+	return nil
+}
+
+// PunchHole implements mmapio.HolePuncher: the working bytes of [off,
+// off+n) (within the working size) become zeros and the size is kept. Like
+// a write, it changes the working image only: until a sync covers the
+// range, a crash leaves each of its pages old or punched (and a page whose
+// sectors the decider mixes, part of each). PunchFail faults it; SetPunch
+// turns support off.
+func (h *file) PunchHole(off, n int64) error {
+	if err := h.check("punch"); err != nil {
+		return err
+	}
+	if !h.writable {
+		return fmt.Errorf("%w: punch %s: opened read-only", ErrInvalid, h.name)
+	}
+	if off < 0 || n < 0 {
+		return fmt.Errorf("%w: punch %s [%d,+%d): negative range", ErrInvalid, h.name, off, n)
+	}
+	f := h.fs
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.noPunch {
+		return fmt.Errorf("punch %s: %w", h.name, mmapio.ErrNoPunch)
+	}
+	if err := f.begin("punch", fmt.Sprintf("%s [%d,+%d)", h.name, off, n)); err != nil {
+		return err
+	}
+	if fl := f.match(PunchFail, h.name); fl != nil {
+		return injected("fallocate punch", h.name, fl.errnoOr(errEIO))
+	}
+	n = min(n, h.ino.size-off)
+	if n <= 0 {
+		return nil
+	}
+	if err := punchBacking(h.ino.back, off, n); err != nil {
+		return fmt.Errorf("crashfs: backing punch: %w", err)
 	}
 	return nil
 }

@@ -93,6 +93,7 @@ type FS struct {
 	closed   bool // Close ran: mutating operations fail with ErrClosed
 	faults   []*armed
 	capacity int64 // bytes all files may hold; 0: unlimited
+	noPunch  bool  // PunchHole reports mmapio.ErrNoPunch (SetPunch)
 	tracing  bool
 	trace    []string
 }
@@ -134,6 +135,15 @@ func (f *FS) Close() error {
 func (f *FS) SetCapacity(bytes int64) {
 	f.mu.Lock()
 	f.capacity = bytes
+	f.mu.Unlock()
+}
+
+// SetPunch says whether files support PunchHole (they do by default);
+// without it PunchHole fails with an error wrapping mmapio.ErrNoPunch, as
+// on a file system that cannot punch holes.
+func (f *FS) SetPunch(supported bool) {
+	f.mu.Lock()
+	f.noPunch = !supported
 	f.mu.Unlock()
 }
 
