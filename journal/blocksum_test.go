@@ -267,6 +267,17 @@ func TestBlockSumsPartialRead(t *testing.T) {
 		t.Fatalf("read %d bytes before the error, want the %d before the damaged block", got, badBlock*blockSize)
 	}
 	v.Release()
+	if _, err := j.ReadBytes(2, nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("ReadBytes of the damaged entry: %v", err)
+	}
+	// The neighbours read.
+	readAllWays(t, j, 1, []byte("before"))
+	readAllWays(t, j, 3, []byte("after"))
+	if debugPoison {
+		// spooldebug builds serve Read a copy of the whole entry, to
+		// poison it after the callback: the copy verifies every block.
+		return
+	}
 	if err := j.Read(2, func(r *stream.Reader) error {
 		b, err := r.Next(64)
 		if err == nil && !bytes.Equal(b, want[:64]) {
@@ -276,12 +287,6 @@ func TestBlockSumsPartialRead(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("Read of the first 64 bytes: %v", err)
 	}
-	if _, err := j.ReadBytes(2, nil); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("ReadBytes of the damaged entry: %v", err)
-	}
-	// The neighbours read.
-	readAllWays(t, j, 1, []byte("before"))
-	readAllWays(t, j, 3, []byte("after"))
 }
 
 // Damage in any block, in the block sums or in the header of a block-summed
