@@ -104,6 +104,10 @@ type Journal struct {
 	spareMaker spareMaker
 	prefaulter prefaulter
 	committer  committer
+	// bound caps the mapped sealed segments and releases retired
+	// segments' pages (lru.go); its goroutine runs while the journal is
+	// open.
+	bound bounder
 
 	viewPool sync.Pool
 }
@@ -152,6 +156,10 @@ func Open(dir string, opts *Options) (*Journal, error) {
 	}
 	j.prefaulter.start(j.prefaultLoop)
 	j.spareMaker.start(j.spareLoop)
+	// Started after recovery: until then loads evict nothing and unpins
+	// retire nothing (bounder.wake is nil).
+	j.bound.limit = o.MaxOpenSegments
+	j.bound.start(j.boundLoop)
 	if o.Sync == GroupCommit {
 		j.committer.start(j.commitLoop)
 	}
@@ -231,13 +239,15 @@ func (j *Journal) Close() error {
 	return err
 }
 
-// stopBackground stops the committer, the prefaulter and the spare maker;
+// stopBackground stops the committer, the prefaulter, the spare maker and
+// the bounder;
 // when it returns none of them runs. None waits for another, so the order
 // does not matter. Called once, by Close or crashClose.
 func (j *Journal) stopBackground() {
 	j.committer.stop()
 	j.prefaulter.stop()
 	j.spareMaker.stop()
+	j.bound.stop()
 }
 
 // closeCleanLocked syncs the active segment and writes the clean record.

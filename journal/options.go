@@ -74,6 +74,17 @@ type Options struct {
 	// mistyped path. A journal's own directory is never refused, whatever
 	// else it holds (an adapter's snapshots beside it, for one).
 	AllowNonEmpty bool
+	// MaxOpenSegments caps the sealed segments kept mapped, each with an
+	// open file, at once: beyond it the least recently used sealed
+	// segment that no reader pins is unmapped and closed, and mapped
+	// again when next read. The active segment, segments whose seal is
+	// not yet durable and pinned segments (live Views, an Iterator's
+	// current entry) are never unmapped; they count against the cap, so
+	// more than MaxOpenSegments may be mapped while that many are pinned.
+	// 0 means DefaultMaxOpenSegments; a negative value means no cap (every
+	// segment read stays mapped until a truncation drops it, the
+	// behaviour before the cap existed).
+	MaxOpenSegments int
 
 	// spare says where the spare segment file (spare.go) is prepared.
 	// Tests on the crashable FS prepare it on the append path, so that
@@ -112,6 +123,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if opts.MaxEntrySize < 0 {
 		return opts, fmt.Errorf("journal: negative MaxEntrySize %d", opts.MaxEntrySize)
+	}
+	if opts.MaxOpenSegments == 0 {
+		opts.MaxOpenSegments = DefaultMaxOpenSegments
 	}
 	if opts.FirstIndex == 0 {
 		opts.FirstIndex = 1

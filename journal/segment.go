@@ -17,6 +17,12 @@ import (
 // file. Pinning fails once refs has reached zero, and the reader retries
 // against the current set. So a mapping is never unmapped under a reader
 // (docs/design.md, invariant 7).
+//
+// Between those, a sealed segment that only the set pins may be evicted
+// (unmapped and closed, its bookkeeping kept) to bound the mapped
+// segments, and is reloaded by the next ensure; refs then carries the
+// refsUnmapped flag. The protocol that keeps eviction from unmapping under
+// a reader who pins concurrently is written in lru.go.
 type segment struct {
 	j     *Journal
 	id    uint64
@@ -39,6 +45,15 @@ type segment struct {
 	loaded  atomic.Bool
 	loadMu  orderedMutex // serialises loading
 	loadErr error        // sticky load failure, guarded by loadMu
+	evicted bool         // unmapped by the LRU; the next ensure reloads (guarded by loadMu)
+
+	// The LRU of mapped sealed segments (lru.go). used is the LRU clock's
+	// value at the last access; retired says the segment has left the
+	// active role with its seal durable, advised that its pages have been
+	// released from the process since.
+	used    atomic.Uint64
+	retired atomic.Bool
+	advised atomic.Bool
 
 	// count is the number of published entries starting in this segment.
 	// Written by the appender (under Journal.mu) after an entry's slot is
@@ -90,11 +105,14 @@ func (s *segment) setSlot(i uint32, off int64) {
 	binary.LittleEndian.PutUint32(s.data[s.slotOff(i):], uint32(off))
 }
 
-// tryPin takes a reference unless the segment is already released.
+// tryPin takes a reference unless the segment is already released. A pin
+// keeps a loaded segment mapped (an evictor aborts when it sees one, see
+// lru.go) but does not load it: the pinner calls ensure before touching
+// data.
 func (s *segment) tryPin() bool {
 	for {
 		n := s.refs.Load()
-		if n <= 0 {
+		if n&^refsUnmapped <= 0 {
 			return false
 		}
 		if s.refs.CompareAndSwap(n, n+1) {
@@ -103,10 +121,16 @@ func (s *segment) tryPin() bool {
 	}
 }
 
-// unpin drops a reference; the last one unmaps and closes.
+// unpin drops a reference; the last one unmaps and closes. One that leaves
+// only the set's reference may retire the segment (lru.go).
 func (s *segment) unpin() {
-	if s.refs.Add(-1) == 0 {
+	switch n := s.refs.Add(-1); n &^ refsUnmapped {
+	case 0:
 		s.release()
+	case 1:
+		if !s.retired.Load() {
+			s.retire()
+		}
 	}
 }
 
@@ -166,13 +190,32 @@ func (ss *segmentSet) next(s *segment) *segment {
 	return nil
 }
 
-// ensure loads a segment that Open left unloaded: it reads and checks the
-// header and trailer against what the directory listing implied, and maps
-// the file. Safe for concurrent use; the caller holds a pin.
+// ensure loads a segment that Open left unloaded, or that the LRU evicted:
+// it reads and checks the header and trailer against what the directory
+// listing implied (or, on a reload, against what the first load found),
+// and maps the file. Safe for concurrent use; the caller holds a pin (or
+// the writer lock, which excludes eviction). A load that takes the number
+// of mapped sealed segments over Options.MaxOpenSegments evicts the least
+// recently used ones (lru.go).
+//
+// The fast path is two atomic loads and, once per LRU epoch, a store: the
+// pin the caller took keeps the mapping, so no lock is needed.
 func (s *segment) ensure() error {
 	if s.loaded.Load() {
+		s.touch()
 		return nil
 	}
+	if err := s.load(); err != nil {
+		return err
+	}
+	if s.j != nil {
+		s.afterLoad()
+	}
+	return nil
+}
+
+// load is ensure's slow path, under loadMu.
+func (s *segment) load() error {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
 	if s.loaded.Load() {
@@ -180,6 +223,16 @@ func (s *segment) ensure() error {
 	}
 	if s.loadErr != nil {
 		return s.loadErr
+	}
+	if s.evicted {
+		if err := s.reloadLocked(); err != nil {
+			if errors.Is(err, ErrCorrupt) || isVersionOrForeign(err) {
+				s.loadErr = err
+			}
+			return err
+		}
+		s.loaded.Store(true)
+		return nil
 	}
 	want := s.count.Load()
 	err := s.j.loadSegment(s, false, metaState{})
@@ -194,6 +247,10 @@ func (s *segment) ensure() error {
 		}
 		return err
 	}
+	// Found sealed on disk: nothing of it is resident in this process but
+	// what its readers fault in.
+	s.retired.Store(true)
+	s.advised.Store(true)
 	s.loaded.Store(true)
 	return nil
 }
