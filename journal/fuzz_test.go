@@ -53,6 +53,9 @@ func FuzzChunkHeader(f *testing.F) {
 	f.Add(b[:], uint64(99))
 	f.Add(make([]byte, chunkHeaderSize), uint64(0))
 	f.Add([]byte{1, 2, 3}, uint64(1))
+	h = chunkHeader{length: 3*blockSize + 5, kind: kindFirst, flags: chunkFlagBlocks, index: 9, sum: 77} // format 3, block sums
+	h.encode(b[:], 5)
+	f.Add(b[:], uint64(5))
 	f.Fuzz(func(t *testing.T, data []byte, salt uint64) {
 		h, ok := decodeChunkHeader(data, salt)
 		if !ok {
@@ -152,22 +155,24 @@ func FuzzMetaSlot(f *testing.F) {
 // its files with fuzzed bytes, and opens and reads it: Open and every read
 // either succeed, returning entries byte-identical to those appended, or
 // fail with a typed error. Never a panic.
+//
+// The journal holds format 3 chunks with block sums: entries of one to two
+// blocks, and one spanning two segments.
 func FuzzOpen(f *testing.F) {
 	f.Add(uint8(0), uint32(0), []byte{0xff})
 	f.Add(uint8(1), uint32(4096), []byte("garbage"))
 	f.Add(uint8(1), uint32(65472), bytes.Repeat([]byte{0}, 64))
 	f.Add(uint8(2), uint32(8), []byte{9, 9, 9, 9})
 	f.Add(uint8(1), uint32(4100), []byte{0x80})
+	// Damage in the block-summed chunks: a late block, the block sums,
+	// the flag, in the scanned last segment (0x80: crashed) and in sealed
+	// ones.
+	for _, s := range fuzzOpenBlockSeeds(f) {
+		f.Add(s.which, s.off, s.patch)
+	}
 	f.Fuzz(func(t *testing.T, which uint8, off uint32, patch []byte) {
 		dir := fuzzDir(t)
-		j, err := Open(dir, testOpts())
-		if err != nil {
-			t.Fatal(err)
-		}
-		size := func(i uint64) int { return int(i * 50 % 900) }
-		for i := uint64(1); i <= 40; i++ {
-			mustAppend(t, j, payload(i, size(i)))
-		}
+		j := fuzzOpenJournal(t, dir)
 		crash := which&0x80 != 0
 		if crash {
 			mustSync(t, j)
@@ -199,9 +204,9 @@ func FuzzOpen(f *testing.F) {
 
 		want := make([][]byte, 41)
 		for i := range want {
-			want[i] = payload(uint64(i), size(uint64(i)))
+			want[i] = payload(uint64(i), fuzzOpenSize(uint64(i)))
 		}
-		buf := make([]byte, 0, 1024) // holds any entry that was written
+		buf := make([]byte, 0, 128<<10) // holds any entry that was written
 		opts := testOpts()
 		opts.MaxEntrySize = fuzzMaxEntry
 		var altered, untyped error
@@ -243,6 +248,88 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("append after recovery: %v", err)
 		}
 	})
+}
+
+// fuzzOpenSize is the payload size of entry i of FuzzOpen's journal: most
+// below a block, every ninth of one to two blocks (block sums), entry 30
+// spanning two segments.
+func fuzzOpenSize(i uint64) int {
+	switch {
+	case i == 30:
+		return 100 << 10
+	case i%9 == 4:
+		return blockSize + int(i*300)
+	}
+	return int(i * 50 % 900)
+}
+
+// fuzzOpenJournal writes FuzzOpen's journal, 40 entries, and returns it
+// open.
+func fuzzOpenJournal(t testing.TB, dir string) *Journal {
+	j, err := Open(dir, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(1); i <= 40; i++ {
+		mustAppend(t, j, payload(i, fuzzOpenSize(i)))
+	}
+	return j
+}
+
+// fuzzOpenSeed is one input of FuzzOpen.
+type fuzzOpenSeed struct {
+	which uint8
+	off   uint32
+	patch []byte
+}
+
+// fuzzOpenBlockSeeds returns inputs of FuzzOpen that damage its
+// block-summed chunks, found in a copy of its journal.
+func fuzzOpenBlockSeeds(f *testing.F) []fuzzOpenSeed {
+	dir := fuzzDir(f)
+	j := fuzzOpenJournal(f, dir)
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	fileIndex := map[string]uint8{}
+	k := uint8(0)
+	for _, n := range names {
+		if n.Name() != "LOCK" {
+			fileIndex[n.Name()] = k
+			k++
+		}
+	}
+	var seeds []fuzzOpenSeed
+	ss := j.segs.Load()
+	for _, s := range ss.segs {
+		which := fileIndex[filepath.Base(s.path)]
+		if s == j.active {
+			which |= 0x80 // crashed: the last segment is scanned
+		}
+		for off := int64(dataStart); off+chunkHeaderSize <= s.writeOff; {
+			h, ok := decodeChunkHeader(s.data[off:], s.salt)
+			if !ok {
+				break
+			}
+			payEnd, sums, end := chunkSpan(off, h)
+			if h.blocks() {
+				seeds = append(seeds,
+					fuzzOpenSeed{which, uint32(payEnd - 3), []byte{0x5a}},  // the last block
+					fuzzOpenSeed{which, uint32(sums + 8), []byte{1, 2, 3}}, // the block sums
+					fuzzOpenSeed{which, uint32(off + 13), []byte{0}},       // the flag, cleared
+					fuzzOpenSeed{which, uint32(end - 8), make([]byte, 8)})  // the last sum, zeroed
+			}
+			off = alignUp(end)
+		}
+	}
+	if err := j.Close(); err != nil {
+		f.Fatal(err)
+	}
+	if len(seeds) == 0 {
+		f.Fatal("FuzzOpen's journal has no chunk with block sums")
+	}
+	return seeds
 }
 
 // hugeLengthCase damages one length or count field of a closed journal so
