@@ -78,6 +78,11 @@ type reaper struct {
 
 	// Guarded by the writer lock.
 	noPunch bool // the file system said it cannot punch
+	// cutSeals holds the deferred trailer each cut left pending on the
+	// segment it cut (truncate.go): while it is still the segment's
+	// pending seal, the data and slots it describes are durable, so a
+	// further cut into the segment need not sync it.
+	cutSeals map[*segment]*segTrailer
 
 	// Read by tests and benchmarks only.
 	reaped       atomic.Int64 // segments torn down by the goroutine
@@ -157,6 +162,7 @@ func (s *segment) teardown() {
 // the reaper; otherwise the last reader's unpin tears it down. Called under
 // the writer lock.
 func (j *Journal) releaseRemoved(s *segment) {
+	delete(j.spareMaker.reap.cutSeals, s)
 	if s.refs.Add(-1)&refsCountMask != 0 {
 		return
 	}

@@ -263,6 +263,13 @@ func (j *Journal) cutLocked(last uint64, c *segment, off int64) error {
 	if err := c.writeTrailer(count, off, false, false); err != nil {
 		return err
 	}
+	r := &j.spareMaker.reap
+	if r.cutSeals == nil {
+		r.cutSeals = map[*segment]*segTrailer{}
+	}
+	c.sealMu.Lock()
+	r.cutSeals[c] = c.deferred
+	c.sealMu.Unlock()
 	if j.active == c {
 		j.active = nil
 	}
@@ -287,9 +294,11 @@ func (j *Journal) prepareCutLocked(c *segment, off int64) error {
 	if c != nil {
 		// A seal a sync round took from pendingSeals but has not
 		// written yet is pending too: its deferred trailer is set until
-		// the round has synced the data.
+		// the round has synced the data. The one an earlier cut left
+		// describes data and slots that cut made durable, and this cut
+		// only lowers the end.
 		c.sealMu.Lock()
-		needSync = !c.sealed || c.deferred != nil
+		needSync = !c.sealed || c.deferred != nil && c.deferred != j.spareMaker.reap.cutSeals[c]
 		c.sealMu.Unlock()
 	}
 	var keep []*segment
