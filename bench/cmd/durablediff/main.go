@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -58,17 +59,22 @@ type cell struct {
 
 // result is what a cell measured; the floor cell fills the Floor fields.
 type result struct {
-	Cell         cell    `json:"cell"`
-	P50, P99     float64 // µs
-	EntriesPerS  float64
-	MBps         float64 // 10^6 bytes of entry data per second
-	InPlaceP50   float64 // µs
-	FallocP50    float64 // µs
-	SeqSyncMBps  float64
-	SeqSyncP50   float64 // µs
-	Err          string  `json:",omitempty"`
-	Seconds      float64
-	WarmupMillis float64
+	Cell        cell    `json:"cell"`
+	P50, P99    float64 // µs
+	EntriesPerS float64
+	MBps        float64 // 10^6 bytes of entry data per second
+	InPlaceP50  float64 // µs
+	FallocP50   float64 // µs
+	SeqSyncMBps float64
+	SeqSyncP50  float64 // µs
+	// WriteKiBPerCall is /proc/self/io write_bytes (what the process
+	// dirtied, by page-cache folio, for write(2) and mapped stores alike)
+	// per timed call, in KiB; MinFltPerCall the minor faults per call.
+	WriteKiBPerCall float64
+	MinFltPerCall   float64
+	Err             string `json:",omitempty"`
+	Seconds         float64
+	WarmupMillis    float64
 }
 
 func main() {
@@ -148,8 +154,8 @@ func main() {
 			r = runChild(exe, c)
 		}
 		_ = os.RemoveAll(c.Dir)
-		fmt.Fprintf(os.Stderr, "rep %d %-10s p50 %7.0f µs  p99 %7.0f µs  %9.0f entries/s  %6.0f MB/s  %s%s\n",
-			c.Rep, c.Store, r.P50, r.P99, r.EntriesPerS, r.MBps, floorText(r), r.Err)
+		fmt.Fprintf(os.Stderr, "rep %d %-12s p50 %7.0f µs  p99 %7.0f µs  %9.0f entries/s  %6.0f MB/s  %6.1f KiB dirtied/call  %5.1f minflt/call  %s%s\n",
+			c.Rep, c.Store, r.P50, r.P99, r.EntriesPerS, r.MBps, r.WriteKiBPerCall, r.MinFltPerCall, floorText(r), r.Err)
 		byStore[c.Store] = append(byStore[c.Store], r)
 	}
 	fmt.Printf("shape %s, %d calls (+%d warm-up), %d reps, inproc %v, grouped %v, seg %d MiB, pre %d MiB, reopen %v, hog %d\n",
@@ -170,9 +176,10 @@ func main() {
 				med(func(r result) float64 { return r.SeqSyncMBps }), med(func(r result) float64 { return r.SeqSyncP50 }))
 			continue
 		}
-		fmt.Printf("%-12s p50 %6.0f µs  p99 %6.0f µs  %8.0f entries/s  %6.0f MB/s\n", n,
+		fmt.Printf("%-12s p50 %6.0f µs  p99 %6.0f µs  %8.0f entries/s  %6.0f MB/s  %6.1f KiB dirtied/call  %5.1f minflt/call\n", n,
 			med(func(r result) float64 { return r.P50 }), med(func(r result) float64 { return r.P99 }),
-			med(func(r result) float64 { return r.EntriesPerS }), med(func(r result) float64 { return r.MBps }))
+			med(func(r result) float64 { return r.EntriesPerS }), med(func(r result) float64 { return r.MBps }),
+			med(func(r result) float64 { return r.WriteKiBPerCall }), med(func(r result) float64 { return r.MinFltPerCall }))
 	}
 }
 
@@ -324,6 +331,7 @@ func runAppend(c cell, r *result) error {
 	}
 	r.WarmupMillis = float64(time.Since(w0)) / float64(time.Millisecond)
 	lat := make([]time.Duration, c.Calls)
+	wb0, flt0 := ioWriteBytes(), minorFaults()
 	t0 := time.Now()
 	for i := range lat {
 		c0 := time.Now()
@@ -333,12 +341,35 @@ func runAppend(c cell, r *result) error {
 		lat[i] = time.Since(c0)
 	}
 	d := time.Since(t0)
+	r.WriteKiBPerCall = float64(ioWriteBytes()-wb0) / 1024 / float64(c.Calls)
+	r.MinFltPerCall = float64(minorFaults()-flt0) / float64(c.Calls)
 	slices.Sort(lat)
 	r.P50 = us(lat[len(lat)/2])
 	r.P99 = us(lat[min(len(lat)*99/100, len(lat)-1)])
 	r.EntriesPerS = float64(c.Calls*per) / d.Seconds()
 	r.MBps = float64(c.Calls*per*size) / 1e6 / d.Seconds()
 	return nil
+}
+
+// ioWriteBytes returns write_bytes of /proc/self/io, 0 when unreadable.
+func ioWriteBytes() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		var v int64
+		if _, err := fmt.Sscanf(line, "write_bytes: %d", &v); err == nil {
+			return v
+		}
+	}
+	return 0
+}
+
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Minflt
 }
 
 // startHog starts n goroutines hashing a buffer until the returned
