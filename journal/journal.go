@@ -66,6 +66,11 @@ type Journal struct {
 	//	  -> spareMaker.mu       (takeSpareLocked, recycleLocked)
 	//	       -> segment.loadMu (recycleLocked)
 	//	  -> syncMu              (fail -> wakeWaiters)
+	//	  -> segment.loadMu      (evictLocked: the LRU evicts under the writer lock)
+	//	bound.evictMu            (afterLoad, lru.go: with no lock held, or under
+	//	                          mu when a truncation loads a segment; under it
+	//	                          mu is only tried, never waited for)
+	//	  -> segment.loadMu
 	//
 	// syncMu and segment.loadMu are leaves: fail takes syncMu under any of
 	// the others, and an unpin that drops the last pin takes loadMu
@@ -240,8 +245,7 @@ func (j *Journal) Close() error {
 }
 
 // stopBackground stops the committer, the prefaulter, the spare maker and
-// the bounder;
-// when it returns none of them runs. None waits for another, so the order
+// the bounder; when it returns none of them runs. None waits for another, so the order
 // does not matter. Called once, by Close or crashClose.
 func (j *Journal) stopBackground() {
 	j.committer.stop()

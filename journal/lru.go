@@ -114,7 +114,13 @@ type bounder struct {
 	evictions atomic.Int64 // segments unmapped by the LRU (tests, benchmarks)
 	reloads   atomic.Int64 // evicted segments mapped again
 	released  atomic.Int64 // sealed segments whose pages were released
+	aborts    atomic.Int64 // evictions abandoned at step 3 or 4 (a reader pinned, a cut)
 }
+
+// testHookEvict, set only by tests before Open and cleared after Close,
+// runs between steps 1 and 2 of an eviction: the race test yields there,
+// widening the window in which a reader pins a segment being evicted.
+var testHookEvict func(s *segment)
 
 // start launches the bounder's goroutine, which runs loop.
 func (b *bounder) start(loop func(stop <-chan struct{})) {
@@ -304,10 +310,14 @@ func (s *segment) evict(ss *segmentSet) (detachedFiles, bool) {
 	if !s.refs.CompareAndSwap(1, 1|refsUnmapped) {
 		return detachedFiles{}, false
 	}
+	if testHookEvict != nil {
+		testHookEvict(s)
+	}
 	s.loaded.Store(false)
 	if s.refs.Load() != 1|refsUnmapped || !s.j.segs.Load().contains(s) || s.j.segs.Load() != ss {
 		s.loaded.Store(true)
 		s.refs.Add(-refsUnmapped) // an unpin to 0 meanwhile waits on loadMu and releases
+		s.j.bound.aborts.Add(1)
 		return detachedFiles{}, false
 	}
 	d := detachedFiles{file: s.file, mm: s.mm}
