@@ -64,60 +64,86 @@ func append256Kx4() Workload {
 	}
 }
 
-// runAppend opens a new store, writes Scale.AppendPrefillMiB of 1 KiB
-// entries into it (256 per StoreLogs, untimed), and times calls StoreLogs
-// calls of perCall entries of size bytes each, after a few untimed ones.
+// appendBursts is how many bursts the timed calls of an append workload
+// are split into, spread over Scale.AppendSpreadMiB of log.
+const appendBursts = 8
+
+// runAppend opens a new store and times calls StoreLogs calls of perCall
+// entries of size bytes each, after a few untimed ones. The timed calls
+// come in appendBursts bursts spread evenly over the first
+// Scale.AppendSpreadMiB of the log: before each burst, untimed StoreLogs
+// of 256 × 1 KiB entries fill the log up to the burst's place. With a
+// spread of 0 every timed call follows the previous one, from the start of
+// a fresh store.
 //
-// The prefill puts the timed calls where a long-running log writes: past
-// the start of a segment file. How far into its file a store writes
-// matters for a store that writes through a mapping: the page cache builds
-// larger folios as read-ahead ramps up through a file, a store through the
-// mapping dirties a whole folio, and a sync writes whole folios. The first
-// few MiB of a fresh file (where the timed calls of a small shape land
-// without a prefill) have small folios; see README.md, "Methodology".
+// Where in its files a store writes matters for a store that writes
+// through a mapping: the page cache builds larger folios as read-ahead
+// ramps up through a file, a store through the mapping dirties a whole
+// folio, and a sync writes whole folios, so the first MiB of a fresh
+// segment file (where 2000 timed 1 KiB calls land without a spread) is
+// the cheapest place to sync small appends. A log that has been running
+// writes anywhere in its segment; the spread samples all of it (README.md,
+// "Methodology").
 func runAppend(env *Env, size, perCall, calls int) (Result, error) {
 	s, err := openStore(env, env.Dir)
 	if err != nil {
 		return Result{}, err
 	}
 	defer s.Close()
-	r := newResult()
-	if pre := env.Scale.AppendPrefillMiB; pre > 0 {
-		pw, err := newWriter(s, 1024, 256)
-		if err != nil {
-			return Result{}, err
-		}
-		if err := pw.fill(int64(pre) * mib); err != nil {
-			return Result{}, fmt.Errorf("prefill: %w", err)
-		}
-		r.Labels["prefill"] = fmt.Sprintf("%d MiB", pre)
-	}
 	w, err := newWriter(s, size, perCall)
 	if err != nil {
 		return Result{}, err
 	}
-	for range min(max(calls/10, 1), 20) { // warm up: first segment, code paths
+	fill, err := newWriter(s, 1024, 256)
+	if err != nil {
+		return Result{}, err
+	}
+	warm := min(max(calls/10, 1), 20)
+	for range warm { // warm up: first segment, code paths
 		if err := w.call(); err != nil {
 			return Result{}, err
 		}
 	}
-	lat := make([]time.Duration, calls)
-	a := readAllocs()
-	t0 := time.Now()
-	for i := range lat {
-		c0 := time.Now()
-		if err := w.call(); err != nil {
-			return Result{}, err
+	spread := int64(env.Scale.AppendSpreadMiB) * mib
+	written := int64(warm * perCall * size)
+	lat := make([]time.Duration, 0, calls)
+	var busy time.Duration
+	var allocs float64
+	for b := range appendBursts {
+		if target := spread * int64(b) / appendBursts; written < target {
+			fill.next = w.next
+			for written < target {
+				if err := fill.call(); err != nil {
+					return Result{}, fmt.Errorf("fill before burst %d: %w", b, err)
+				}
+				written += 256 * 1024
+			}
+			w.next = fill.next
 		}
-		lat[i] = time.Since(c0)
+		n := calls*(b+1)/appendBursts - calls*b/appendBursts
+		a := readAllocs()
+		t0 := time.Now()
+		for range n {
+			c0 := time.Now()
+			if err := w.call(); err != nil {
+				return Result{}, err
+			}
+			lat = append(lat, time.Since(c0))
+		}
+		busy += time.Since(t0)
+		m, _ := a.since()
+		allocs += m
+		written += int64(n * perCall * size)
 	}
-	total := time.Since(t0)
-	n, _ := a.since()
 
+	r := newResult()
+	if spread > 0 {
+		r.Labels["spread"] = fmt.Sprintf("%d bursts over %d MiB", appendBursts, env.Scale.AppendSpreadMiB)
+	}
 	entries := float64(calls * perCall)
-	r.Metrics["entries_per_s"] = perSecond(entries, total)
-	r.Metrics["mib_per_s"] = perSecond(entries*float64(size)/mib, total)
-	r.Metrics["allocs_per_call"] = n / float64(calls)
+	r.Metrics["entries_per_s"] = perSecond(entries, busy)
+	r.Metrics["mib_per_s"] = perSecond(entries*float64(size)/mib, busy)
+	r.Metrics["allocs_per_call"] = allocs / float64(calls)
 	addLatencies(r, "call", lat)
 	return r, nil
 }

@@ -22,11 +22,12 @@ func (c *callCounter) StoreLogs(logs []*raft.Log) error {
 	return c.Store.StoreLogs(logs)
 }
 
-// TestAppendPrefill: the append workloads write AppendPrefillMiB of 1 KiB
-// entries (256 per call) before any call of their own shape, say so in a
-// label, and write nothing first when the prefill is 0.
-func TestAppendPrefill(t *testing.T) {
-	for _, pre := range []int{0, 1} {
+// TestAppendSpread: with a spread, the timed calls come in bursts with
+// untimed fills of 256 × 1 KiB between them, and the last burst starts
+// past 7/8 of the spread; with a spread of 0 nothing but the workload's
+// own calls is written.
+func TestAppendSpread(t *testing.T) {
+	for _, spread := range []int{0, 1} {
 		var cc *callCounter
 		spec := raftwal.Spec()
 		open := spec.Open
@@ -39,25 +40,44 @@ func TestAppendPrefill(t *testing.T) {
 			return cc, nil
 		}
 		sc := Test
-		sc.AppendPrefillMiB = pre
+		sc.AppendSpreadMiB = spread
 		r, err := append128x64().Run(&Env{Spec: spec, Dir: t.TempDir(), Scale: sc})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := pre * mib / (256 * 1024)
-		if cc.byLen[256] != want {
-			t.Errorf("prefill %d MiB: %d calls of 256 entries, want %d", pre, cc.byLen[256], want)
+		warm := min(max(sc.Append128Calls/10, 1), 20)
+		if cc.byLen[64] != sc.Append128Calls+warm {
+			t.Errorf("spread %d MiB: %d calls of 64 entries, want %d", spread, cc.byLen[64], sc.Append128Calls+warm)
 		}
-		for i, n := range cc.order[:want] {
-			if n != 256 {
-				t.Fatalf("prefill %d MiB: call %d stored %d entries before the prefill ended", pre, i, n)
+		if got := r.Labels["spread"]; (spread > 0) != (got != "") {
+			t.Errorf("spread %d MiB: label %q", spread, got)
+		}
+		if spread == 0 {
+			if cc.byLen[256] != 0 {
+				t.Errorf("spread 0: %d fill calls", cc.byLen[256])
+			}
+			continue
+		}
+		// Bytes written before the last burst: the last fill call is
+		// followed only by the last burst's calls.
+		lastFill := -1
+		for i, n := range cc.order {
+			if n == 256 {
+				lastFill = i
 			}
 		}
-		if got := r.Labels["prefill"]; (pre > 0) != (got != "") {
-			t.Errorf("prefill %d MiB: label %q", pre, got)
+		if lastFill < 0 {
+			t.Fatalf("spread %d MiB: no fill between bursts", spread)
 		}
-		if cc.byLen[64] != sc.Append128Calls+min(max(sc.Append128Calls/10, 1), 20) {
-			t.Errorf("prefill %d MiB: %d calls of 64 entries", pre, cc.byLen[64])
+		var before int
+		for _, n := range cc.order[:lastFill+1] {
+			before += n * map[int]int{64: 128, 256: 1024}[n]
+		}
+		if want := spread * mib * (appendBursts - 1) / appendBursts; before < want {
+			t.Errorf("spread %d MiB: last burst starts after %d bytes, want ≥ %d", spread, before, want)
+		}
+		if tail := len(cc.order) - lastFill - 1; tail != sc.Append128Calls-sc.Append128Calls*(appendBursts-1)/appendBursts {
+			t.Errorf("spread %d MiB: %d calls after the last fill", spread, tail)
 		}
 	}
 }

@@ -18,10 +18,12 @@ type Scale struct {
 	Append1KCalls  int `json:"append1k_calls"`
 	// Append256KMiB: MiB written by the 256 KiB × 4 workload.
 	Append256KMiB int `json:"append256k_mib"`
-	// AppendPrefillMiB: MiB of 1 KiB entries the append workloads write,
-	// untimed, before their timed calls, so that those land where a
-	// long-running log writes (past the first MiB of a segment file).
-	AppendPrefillMiB int `json:"append_prefill_mib"`
+	// AppendSpreadMiB: the append workloads' timed calls come in bursts
+	// spread over this much log (untimed fills in between), so that they
+	// sample every place in a segment file where a long-running log
+	// writes, not only the first MiB of a fresh one; 0: one run of calls
+	// from the start.
+	AppendSpreadMiB int `json:"append_spread_mib"`
 	// GroupEntries: entries written by the producers together; the single
 	// producer run writes an eighth of it.
 	GroupEntries int `json:"group_entries"`
@@ -63,82 +65,82 @@ type Scale struct {
 // Quick is the CI scale: every store and workload runs once, on small logs.
 // It checks that everything runs, not the figures.
 var Quick = Scale{
-	Name:             "quick",
-	Reps:             1,
-	Append128Calls:   100,
-	Append1KCalls:    200,
-	Append256KMiB:    8,
-	AppendPrefillMiB: 2,
-	GroupEntries:     1024,
-	Producers:        64,
-	ReadMiB:          8,
-	RandReads:        20000,
-	ReadBudget:       time.Second,
-	OpenMiB:          []int{16, 32},
-	ReopenMiB:        32,
-	DeleteMiB:        8,
-	SuffixMiB:        4,
-	SuffixCuts:       20,
-	LoadedCalls:      15,
-	LoadedBudget:     200 * time.Millisecond,
-	MachineSeqMiB:    8,
-	MachineSyncs:     200,
-	MemcpyMiB:        16,
-	CellTimeout:      2 * time.Minute,
+	Name:            "quick",
+	Reps:            1,
+	Append128Calls:  100,
+	Append1KCalls:   200,
+	Append256KMiB:   8,
+	AppendSpreadMiB: 4,
+	GroupEntries:    1024,
+	Producers:       64,
+	ReadMiB:         8,
+	RandReads:       20000,
+	ReadBudget:      time.Second,
+	OpenMiB:         []int{16, 32},
+	ReopenMiB:       32,
+	DeleteMiB:       8,
+	SuffixMiB:       4,
+	SuffixCuts:      20,
+	LoadedCalls:     15,
+	LoadedBudget:    200 * time.Millisecond,
+	MachineSeqMiB:   8,
+	MachineSyncs:    200,
+	MemcpyMiB:       16,
+	CellTimeout:     2 * time.Minute,
 }
 
 // Default is the scale of the published results: three repetitions, the
 // sizes the issue names (open time from 256 MiB to 4 GiB, reopen after
 // 500 MiB).
 var Default = Scale{
-	Name:             "default",
-	Reps:             3,
-	Append128Calls:   1000,
-	Append1KCalls:    2000,
-	Append256KMiB:    256,
-	AppendPrefillMiB: 40,
-	GroupEntries:     16384,
-	Producers:        64,
-	ReadMiB:          256,
-	RandReads:        200000,
-	ReadBudget:       5 * time.Second,
-	OpenMiB:          []int{256, 500, 1024, 4096},
-	ReopenMiB:        500,
-	DeleteMiB:        256,
-	SuffixMiB:        16,
-	SuffixCuts:       200,
-	LoadedCalls:      500,
-	LoadedBudget:     5 * time.Second,
-	MachineSeqMiB:    256,
-	MachineSyncs:     2000,
-	MemcpyMiB:        64,
-	CellTimeout:      10 * time.Minute,
+	Name:            "default",
+	Reps:            3,
+	Append128Calls:  1000,
+	Append1KCalls:   2000,
+	Append256KMiB:   256,
+	AppendSpreadMiB: 64,
+	GroupEntries:    16384,
+	Producers:       64,
+	ReadMiB:         256,
+	RandReads:       200000,
+	ReadBudget:      5 * time.Second,
+	OpenMiB:         []int{256, 500, 1024, 4096},
+	ReopenMiB:       500,
+	DeleteMiB:       256,
+	SuffixMiB:       16,
+	SuffixCuts:      200,
+	LoadedCalls:     500,
+	LoadedBudget:    5 * time.Second,
+	MachineSeqMiB:   256,
+	MachineSyncs:    2000,
+	MemcpyMiB:       64,
+	CellTimeout:     10 * time.Minute,
 }
 
 // Test is the smallest scale, for the harness's own tests.
 var Test = Scale{
-	Name:             "test",
-	Reps:             1,
-	Append128Calls:   10,
-	Append1KCalls:    20,
-	Append256KMiB:    2,
-	AppendPrefillMiB: 1,
-	GroupEntries:     256,
-	Producers:        16,
-	ReadMiB:          1,
-	RandReads:        1000,
-	ReadBudget:       time.Second,
-	OpenMiB:          []int{2},
-	ReopenMiB:        2,
-	DeleteMiB:        1,
-	SuffixMiB:        1,
-	SuffixCuts:       5,
-	LoadedCalls:      10,
-	LoadedBudget:     time.Second,
-	MachineSeqMiB:    4,
-	MachineSyncs:     20,
-	MemcpyMiB:        1,
-	CellTimeout:      time.Minute,
+	Name:            "test",
+	Reps:            1,
+	Append128Calls:  10,
+	Append1KCalls:   20,
+	Append256KMiB:   2,
+	AppendSpreadMiB: 1,
+	GroupEntries:    256,
+	Producers:       16,
+	ReadMiB:         1,
+	RandReads:       1000,
+	ReadBudget:      time.Second,
+	OpenMiB:         []int{2},
+	ReopenMiB:       2,
+	DeleteMiB:       1,
+	SuffixMiB:       1,
+	SuffixCuts:      5,
+	LoadedCalls:     10,
+	LoadedBudget:    time.Second,
+	MachineSeqMiB:   4,
+	MachineSyncs:    20,
+	MemcpyMiB:       1,
+	CellTimeout:     time.Minute,
 }
 
 // ScaleByName returns the named scale.

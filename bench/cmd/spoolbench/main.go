@@ -29,7 +29,7 @@ func run() int {
 		quick     = flag.Bool("quick", false, "CI scale: small logs, one repetition; checks that every store runs")
 		scaleName = flag.String("scale", "", "scale by name: quick, default or test (overrides -quick)")
 		reps      = flag.Int("reps", 0, "repetitions (0: the scale's)")
-		prefill   = flag.Int("append-prefill", -1, "MiB of 1 KiB entries the append workloads write before their timed calls (-1: the scale's; 0: time the first calls of a fresh store)")
+		spread    = flag.Int("append-spread", -1, "MiB of log the append workloads spread their timed calls over (-1: the scale's; 0: one run of calls from the start of a fresh store)")
 		openSizes = flag.String("open-sizes", "", "comma-separated log sizes in MiB for the open/memory series (default: the scale's)")
 		reopen    = flag.Int("reopen", 0, "log size in MiB of the headline cold reopen; must be one of the open sizes (0: the scale's)")
 		stores    = flag.String("stores", "", "comma-separated columns to run (default: all registered)")
@@ -58,8 +58,8 @@ func run() int {
 	if *reps > 0 {
 		sc.Reps = *reps
 	}
-	if *prefill >= 0 {
-		sc.AppendPrefillMiB = *prefill
+	if *spread >= 0 {
+		sc.AppendSpreadMiB = *spread
 	}
 	if *openSizes != "" {
 		if sc.OpenMiB, err = parseSizes(*openSizes); err != nil {
