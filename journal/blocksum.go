@@ -107,15 +107,25 @@ func (c *blockCursor) block() (w []byte, err error) {
 }
 
 // verifyRest verifies every block of the current chunk from pos on,
-// without moving the cursor.
-func (c *blockCursor) verifyRest() error {
+// without moving the cursor: the block sums and the blocks in one guarded
+// loop.
+func (c *blockCursor) verifyRest() (err error) {
+	if c.sums == nil || c.pos >= len(c.pay) {
+		return nil
+	}
 	d := *c
-	for d.sums != nil && d.pos < len(d.pay) {
-		w, err := d.block()
-		if err != nil {
-			return err
+	if _, err := d.block(); err != nil { // the sums, and the first block
+		return err
+	}
+	from := d.pos + blockSize
+	off := d.payOff + int64(from)
+	defer recoverFault(&err, d.seg.path, &off, d.v.idx, debug.SetPanicOnFault(true))
+	for i := from; i < len(d.pay); i += blockSize {
+		end := min(i+blockSize, len(d.pay))
+		if xxh3.Hash(d.pay[i:end]) != binary.LittleEndian.Uint64(d.sums[8*(i/blockSize):]) {
+			off = d.payOff + int64(i)
+			return corruptf(d.seg.path, off, d.v.idx, "payload block %d (bytes [%d, %d) of the chunk) fails its checksum", i/blockSize, i, end)
 		}
-		d.pos += len(w)
 	}
 	return nil
 }
