@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime/debug"
 
+	"github.com/spoolhq/spool/mmapio"
 	"github.com/zeebo/xxh3"
 )
 
@@ -107,27 +108,53 @@ func (c *blockCursor) block() (w []byte, err error) {
 }
 
 // verifyRest verifies every block of the current chunk from pos on,
-// without moving the cursor: the block sums and the blocks in one guarded
-// loop.
-func (c *blockCursor) verifyRest() (err error) {
+// without moving the cursor. From the chunk's start it reads the payload
+// in order and never the block sums: the sums of the blocks as read are
+// hashed as they are computed and compared with the header's sum, which
+// covers the stored ones, so a whole read stays one sequential pass over
+// the pages (the kernel's read-ahead follows it) rather than a jump to the
+// sums at the chunk's end first; the stored sums are read after the
+// payload. A mismatch is then located block by block.
+func (c *blockCursor) verifyRest() error {
 	if c.sums == nil || c.pos >= len(c.pay) {
 		return nil
 	}
-	d := *c
-	if _, err := d.block(); err != nil { // the sums, and the first block
-		return err
+	if c.pos == 0 && c.streamSums() {
+		return nil
 	}
-	from := d.pos + blockSize
-	off := d.payOff + int64(from)
-	defer recoverFault(&err, d.seg.path, &off, d.v.idx, debug.SetPanicOnFault(true))
-	for i := from; i < len(d.pay); i += blockSize {
-		end := min(i+blockSize, len(d.pay))
-		if xxh3.Hash(d.pay[i:end]) != binary.LittleEndian.Uint64(d.sums[8*(i/blockSize):]) {
-			off = d.payOff + int64(i)
-			return corruptf(d.seg.path, off, d.v.idx, "payload block %d (bytes [%d, %d) of the chunk) fails its checksum", i/blockSize, i, end)
+	d := *c
+	for d.pos < len(d.pay) {
+		w, err := d.block()
+		if err != nil {
+			return err
 		}
+		d.pos += len(w)
 	}
 	return nil
+}
+
+// streamSums reports whether the sums of the chunk's blocks, computed from
+// its payload, and the stored sums both hash to the header's sum; false on
+// a memory fault too (the caller's block-by-block pass then reports it).
+func (c *blockCursor) streamSums() (ok bool) {
+	defer func(old bool) {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			if mmapio.FaultOf(r) == nil {
+				panic(r)
+			}
+			ok = false
+		}
+	}(debug.SetPanicOnFault(true))
+	var h xxh3.Hasher
+	var b [8]byte
+	for i := 0; i < len(c.pay); i += blockSize {
+		binary.LittleEndian.PutUint64(b[:], xxh3.Hash(c.pay[i:min(i+blockSize, len(c.pay))]))
+		_, _ = h.Write(b[:])
+	}
+	// The stored sums are checked too, last: a reader of the blocks
+	// would fail on them, so a copy must.
+	return h.Sum64() == c.sum && xxh3.Hash(c.sums) == c.sum
 }
 
 // verifyChunk checks the payload of a chunk with header h at off: its sum,

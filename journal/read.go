@@ -2,7 +2,6 @@ package journal
 
 import (
 	"fmt"
-	"io"
 	"runtime/debug"
 
 	"github.com/spoolhq/spool/mmapio"
@@ -506,32 +505,32 @@ func (s *segment) continuation(idx uint64, verify bool) (h chunkHeader, payload,
 	return h, payload, sums, err
 }
 
-// copyOut copies the payload into dst, len(dst) == v.size, verifying each
-// block before it copies it. It walks a cursor of its own, so a reader
-// of the view keeps its position.
-func (v *View) copyOut(dst []byte) (err error) {
+// copyOut copies the payload into dst, len(dst) == v.size, one chunk
+// after another, each verified whole before it is copied (verifyRest: one
+// sequential pass). It walks a cursor of its own, so a reader of the view
+// keeps its position.
+func (v *View) copyOut(dst []byte) error {
 	c := v.at
 	if v.whole {
 		c.sums = nil
 	}
-	if !v.multi && c.sums == nil && len(c.pay) == len(dst) {
-		return copyGuarded(dst, c.pay, c.seg.path, c.payOff, v.idx)
-	}
 	for {
-		w, err := c.NextWindow()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
+		if err := c.verifyRest(); err != nil {
 			return err
 		}
-		if len(w) > len(dst) {
+		if len(c.pay) > len(dst) {
 			return corruptf(c.seg.path, -1, v.idx, "entry longer than its %d bytes", v.size)
 		}
-		if err := copyGuarded(dst, w, c.seg.path, c.payOff+int64(c.pos-len(w)), v.idx); err != nil {
+		if err := copyGuarded(dst, c.pay, c.seg.path, c.payOff, v.idx); err != nil {
 			return err
 		}
-		dst = dst[len(w):]
+		dst = dst[len(c.pay):]
+		if c.last {
+			break
+		}
+		if err := c.advance(); err != nil {
+			return err
+		}
 	}
 	if len(dst) != 0 {
 		return corruptf(v.pins[0].path, -1, v.idx, "entry shorter than its %d bytes", v.size)
