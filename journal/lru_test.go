@@ -122,9 +122,11 @@ func TestLRUBoundsLongLog(t *testing.T) {
 					return
 				}
 				// A load is followed by its loader's eviction pass, so
-				// at most one load per reader waits for its pass.
-				if m := j.mappedDuringReads(); m > limit+readers {
-					failed.CompareAndSwap(nil, fmt.Errorf("%d sealed segments mapped during random reads, cap %d + %d readers", m, limit, readers))
+				// at most one load per reader waits for its pass; and a
+				// pass cannot evict what readers pin (up to two
+				// segments each, for an entry spanning two).
+				if m := j.mappedDuringReads(); m > limit+3*readers {
+					failed.CompareAndSwap(nil, fmt.Errorf("%d sealed segments mapped during random reads, cap %d + 3 x %d readers", m, limit, readers))
 					return
 				}
 			}

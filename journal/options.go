@@ -80,10 +80,17 @@ type Options struct {
 	// again when next read. The active segment, segments whose seal is
 	// not yet durable and pinned segments (live Views, an Iterator's
 	// current entry) are never unmapped; they count against the cap, so
-	// more than MaxOpenSegments may be mapped while that many are pinned.
-	// 0 means DefaultMaxOpenSegments; a negative value means no cap (every
-	// segment read stays mapped until a truncation drops it, the
-	// behaviour before the cap existed).
+	// more than MaxOpenSegments may be mapped while that many are pinned,
+	// and, for a moment, while loads wait for their eviction pass (one
+	// per concurrent reader; until the background pass when a writer holds
+	// the writer lock). Random reads spread over more than
+	// MaxOpenSegments x SegmentSize reload a segment on most reads (tens
+	// of microseconds each): raise the cap for them. 0 means
+	// DefaultMaxOpenSegments; a negative value means no cap (every segment
+	// read stays mapped until a truncation drops it, as before the cap
+	// existed). Sealed segments' pages are released from the process once
+	// their seal is durable whatever the cap (docs/decisions.md, "Bounded
+	// mappings").
 	MaxOpenSegments int
 
 	// spare says where the spare segment file (spare.go) is prepared.
