@@ -167,6 +167,8 @@
 // default 2000), SPOOL_CRASH_TORN_IMAGES (images with tearing sectors,
 // default 300), SPOOL_CRASH_STALE_CYCLES (truncate/re-append cycles,
 // default 100), SPOOL_CRASH_CONCURRENT_SEEDS (crashes under concurrent
-// appenders, default 40). SPOOL_CRASH_SEED=N replays one sweep seed and
+// appenders, default 40), SPOOL_CRASH_BLOCK_IMAGES (images of the sweep
+// over multi-block and spanning entries in 256 KiB segments, default
+// 300). SPOOL_CRASH_SEED=N replays one sweep seed and
 // SPOOL_CRASH_TRACE=1 logs its steps and disk operations.
 package journal
