@@ -66,6 +66,7 @@ func (k *appendSink) NextWindow(filled []byte) ([]byte, error) {
 	if k.winEnd < k.limit {
 		k.winOff = k.winEnd
 		k.winEnd = min(k.limit, k.winOff+windowCap)
+		k.j.claimWindow(s, k.winEnd)
 		return s.data[k.winOff:k.winEnd], nil
 	}
 	// The chunk fills the rest of its segment: frame it and continue the
@@ -93,6 +94,7 @@ func (k *appendSink) NextWindow(filled []byte) ([]byte, error) {
 		return nil, err
 	}
 	k.startChunk(next, next.trailerOff())
+	k.j.claimWindow(next, k.winEnd)
 	return next.data[k.winOff:k.winEnd], nil
 }
 
@@ -203,6 +205,7 @@ func (j *Journal) beginEntryLocked(idx uint64, sizeHint int64) ([]byte, error) {
 	if j.op.firstSeg == nil {
 		j.op.firstSeg, j.op.firstOff = s, k.chunkOff
 	}
+	j.claimWindow(s, k.winEnd)
 	return s.data[k.winOff:k.winEnd], nil
 }
 

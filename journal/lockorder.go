@@ -19,6 +19,7 @@ const (
 	rankSpare                         // spareMaker.mu
 	rankLoad                          // segment.loadMu
 	rankSync                          // Journal.syncMu
+	rankPrefill                       // prefill.mu
 )
 
 func (r lockRank) String() string {
@@ -37,6 +38,8 @@ func (r lockRank) String() string {
 		return "segment.loadMu"
 	case rankSync:
 		return "Journal.syncMu"
+	case rankPrefill:
+		return "prefill.mu"
 	}
 	return "an unranked lock"
 }
@@ -55,6 +58,7 @@ func (j *Journal) initLocks() {
 func (s *segment) initLocks(j *Journal) {
 	s.sealMu.init(rankSeal, j)
 	s.loadMu.init(rankLoad, j)
+	s.fill.mu.init(rankPrefill, j)
 }
 
 // notFromCallback panics, in spooldebug builds, when method is called by a

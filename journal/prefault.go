@@ -20,6 +20,7 @@ import (
 const (
 	prefaultAhead = 8 << 20   // keep this much faulted ahead of the write offset
 	prefaultStep  = 512 << 10 // advise in steps of this size
+	zapBehindStep = 4 << 20   // drop written pages from the page tables this much at a time
 )
 
 // prefaultHead is how much of a new segment is faulted in before its first
@@ -32,23 +33,23 @@ const (
 	prefaultSlots = 64 << 10
 )
 
-// faultInHead faults in the head (the first prefaultHead bytes) and the
-// first slots of a segment file of the given size before it takes appends.
-// It is slow (milliseconds even with the read-ahead below), so a spare file
-// gets it in the background (spare.go); only a roll without a spare pays
-// it on the append path.
+// faultInHead prepares a segment file of the given size for its first
+// appends: the file is advised random-access past the header (no
+// read-around, so no fault allocates a large folio: prefill.go), its head (the first
+// prefaultHead bytes) is prefilled with zeros in pieces of chunk bytes and
+// faulted in, and so are the first slots (at the segment's end). It is
+// slow (about a millisecond), so a spare file gets it in the background
+// (spare.go); only a roll without a spare pays it on the append path.
 //
-// Each range is read ahead (MADV_WILLNEED) before it is faulted in: the
-// first faults of a fresh file otherwise read ahead a little at a time,
-// and this order makes both the head and the slots (at the end of the
-// file, where read-ahead is cut short) several times cheaper (docs/
-// decisions.md, "Spare segment files and cheaper first faults"). Further
-// on, once read-ahead has ramped up, faulting in alone is faster, so the
-// prefaulter does not do this.
-func faultInHead(mm mmapio.Mapping, size int64) {
+// The slots are read ahead (MADV_WILLNEED) before they are faulted in: at
+// the end of the file read-ahead is cut short, and this order makes them
+// several times cheaper (docs/decisions.md, "Spare segment files and
+// cheaper first faults").
+func faultInHead(f mmapio.File, mm mmapio.Mapping, size, chunk int64) {
 	end := size - trailerSize
-	head := min(int64(prefaultHead), end)
-	_ = mm.Advise(0, int(head), mmapio.AdviseWillNeed)
+	limit := zeroCap(size)
+	head := min(int64(prefaultHead), limit)
+	zeroFill(f, dataStart, head, chunk)
 	_ = mm.Advise(0, int(head), mmapio.AdviseWillWrite)
 	if slots := end - prefaultSlots; slots > head {
 		_ = mm.Advise(int(slots), int(size-slots), mmapio.AdviseWillNeed)
@@ -59,9 +60,12 @@ func faultInHead(mm mmapio.Mapping, size int64) {
 // prefaultRequest asks the prefaulter to fault in s up to to. The request
 // holds a pin on s, dropped by the prefaulter.
 type prefaultRequest struct {
-	s    *segment
-	from int64
-	to   int64
+	s      *segment
+	from   int64
+	to     int64
+	writer int64 // the write offset when the request was made
+	chunk  int64 // prefill piece size
+	fill   bool  // prefill with zeros (not on the crashable FS: see prefillInBackground)
 }
 
 // maybePrefaultLocked hands the prefaulter the range ahead of the writer
@@ -81,7 +85,10 @@ func (j *Journal) maybePrefaultLocked(s *segment) {
 	if !s.tryPin() {
 		return
 	}
-	req := prefaultRequest{s: s, from: max(faulted, s.writeOff), to: min(s.writeOff+prefaultAhead, end)}
+	req := prefaultRequest{
+		s: s, from: max(faulted, s.writeOff), to: min(s.writeOff+prefaultAhead, end), writer: s.writeOff,
+		chunk: j.prefillChunk(), fill: j.prefillInBackground(),
+	}
 	select {
 	case reqs <- req:
 	default:
@@ -114,7 +121,15 @@ func (j *Journal) prefaultLoop(stop <-chan struct{}) {
 // earlier request already covered, and returns early once stop is closed.
 func prefault(req prefaultRequest, stop <-chan struct{}) {
 	s := req.s
-	from := max(s.faultedTo.Load(), req.from) &^ int64(mmapio.PageSize()-1)
+	page := int64(mmapio.PageSize())
+	// Behind the writer, drop written pages from the page tables, so that
+	// the process keeps only the pages around the writer resident whatever
+	// the sync policy (sync rounds do the same for what they sync).
+	if zapped, w := s.fill.zapped.Load(), req.writer&^(page-1); w-zapped >= zapBehindStep {
+		s.unmapWritten(zapped, w)
+		s.fill.zapped.Store(w)
+	}
+	from := max(s.faultedTo.Load(), req.from) &^ (page - 1)
 	for from < req.to {
 		select {
 		case <-stop:
@@ -122,6 +137,9 @@ func prefault(req prefaultRequest, stop <-chan struct{}) {
 		default:
 		}
 		to := min(from+prefaultStep, req.to)
+		if req.fill {
+			s.fill.fill(s.file, min(to, zeroCap(s.size)), req.chunk, stop)
+		}
 		// Errors are ignored: the hint is an optimisation, and a page it
 		// failed to fault is faulted by the write itself.
 		_ = s.mm.Advise(int(from), int(to-from), mmapio.AdviseWillWrite)
@@ -129,3 +147,10 @@ func prefault(req prefaultRequest, stop <-chan struct{}) {
 		from = to
 	}
 }
+
+// prefillInBackground says whether the prefaulter writes the zero prefill.
+// On the crashable FS (tests that prepare spares inline to see one
+// deterministic sequence of file operations) it does not: the writer's
+// claims write the zeros there, on the append path, in a deterministic
+// order.
+func (j *Journal) prefillInBackground() bool { return j.opts.spare != spareInline }

@@ -64,6 +64,8 @@ type segment struct {
 	// faultedTo: pages below this offset have been prefaulted. Written by
 	// the prefaulter, read by the appender (prefault.go).
 	faultedTo atomic.Int64
+	// fill is the zero-prefill frontier (prefault.go).
+	fill prefill
 
 	// Appender state, guarded by Journal.mu.
 	sealed   bool

@@ -91,6 +91,7 @@ func (j *Journal) newSegmentLocked(base uint64, cont bool) (*segment, error) {
 		return abort(j.fail(fmt.Errorf("sync dir %s: %w", j.dir, err)))
 	}
 	s.faultedTo.Store(min(int64(prefaultHead), s.trailerOff()))
+	s.fill.arm(min(int64(prefaultHead), zeroCap(s.size)))
 	j.nextSegID = id + 1
 	old := j.segs.Load()
 	segs := make([]*segment, len(old.segs), len(old.segs)+1)
@@ -141,6 +142,7 @@ func (s *segment) writeTrailer(count uint32, end int64, open, durable bool) erro
 	if testHookSeal != nil {
 		testHookSeal(s, true)
 	}
+	s.unmapWritten(dataStart, end)
 	if err := s.mm.Sync(0, int(s.size)); err != nil {
 		return s.j.fail(fmt.Errorf("seal %s: %w", s.path, err))
 	}
@@ -188,6 +190,13 @@ func (j *Journal) syncSeals(pending []*segment) error {
 // data that is on disk. A cut that sealed the segment again meanwhile has
 // written its own trailer, which wins.
 func (s *segment) syncDeferredSeal() error {
+	s.sealMu.Lock()
+	var end int64
+	if s.deferred != nil {
+		end = s.deferred.dataEnd
+	}
+	s.sealMu.Unlock()
+	s.unmapWritten(dataStart, end)
 	if err := s.mm.Sync(0, int(s.size)); err != nil {
 		return err
 	}

@@ -158,7 +158,7 @@ func (j *Journal) prepareFile(f mmapio.File, path string, size int64) (*spareFil
 	if err != nil {
 		return fail(fmt.Errorf("journal: map %s: %w", path, err))
 	}
-	faultInHead(mm, size)
+	faultInHead(f, mm, size, j.prefillChunk())
 	return &spareFile{path: path, file: f, mm: mm, size: size}, nil
 }
 

@@ -74,10 +74,11 @@ func (j *Journal) syncRound() error {
 	// flushes later segments' seals, and must wait for these first
 	// (sealOrder; lock order: mu, then sealOrder).
 	j.sealOrder.Lock()
-	var from, to int64
+	var from, to, dataFrom int64
 	var ckpt checkpoint
 	if s != nil && s.tryPin() {
 		from, to = s.synced, s.highOff
+		dataFrom = from
 		// No append is in progress (we hold the writer lock), so the
 		// write offset ends the last published entry.
 		ckpt = checkpoint{end: s.writeOff, count: s.count.Load(), last: last}
@@ -106,6 +107,8 @@ func (j *Journal) syncRound() error {
 		defer s.unpin()
 		if to > from {
 			j.roundMsyncsStarted.Add(1)
+			j.prefaulter.noteRound(to - dataFrom)
+			s.unmapWritten(dataFrom, to)
 			err := s.mm.Sync(int(from), int(to-from))
 			j.roundMsyncsDone.Add(1)
 			if err != nil {

@@ -92,6 +92,19 @@ func (m *spareMaker) start(loop func(stop <-chan struct{})) {
 type prefaulter struct {
 	worker
 	req chan prefaultRequest // one pending request; nil until start
+	// roundBytes is a moving average of the bytes a sync round covers; it
+	// sizes the prefill pieces (prefill.go).
+	roundBytes atomic.Int64
+}
+
+// noteRound folds a round of n bytes into the moving average.
+func (p *prefaulter) noteRound(n int64) {
+	old := p.roundBytes.Load()
+	if old == 0 {
+		p.roundBytes.Store(n)
+		return
+	}
+	p.roundBytes.Store(old - old/8 + n/8)
 }
 
 // start launches the prefaulter's goroutine, which runs loop.
