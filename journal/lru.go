@@ -45,7 +45,8 @@ import (
 //  3. Reload refs: if it is not 1|refsUnmapped, a reader pinned after step 1;
 //     it may have seen loaded true before step 2 and be reading: restore
 //     loaded and the flag, do not evict.
-//  4. Check that the current set still lists the segment: a truncation
+//  4. Check that the current set still lists the segment (is still the set
+//     the candidate was taken from, sets being immutable): a truncation
 //     publishes the set without it before dropping the set's reference, so
 //     a count of 1 at step 3 is the set's, not a reader's left alone.
 //  5. Detach the file and mapping (unmapped after the writer lock is let
@@ -299,8 +300,11 @@ func (j *Journal) evictLocked() []detachedFiles {
 
 // evict unmaps s if nothing but the set pins it and its mapping holds the
 // trailer its bookkeeping describes (so that a reload will accept it), by
-// the protocol written at the top of this file. ss is the current set. The
-// caller holds the writer lock.
+// the protocol written at the top of this file. ss is the current set,
+// which lists s; step 4 checks that it is still current (sets are
+// immutable), reading no field of other segments: a segment being loaded
+// for the first time has its fixed fields written then (recover.go,
+// mapSegment). The caller holds the writer lock.
 func (s *segment) evict(ss *segmentSet) (detachedFiles, bool) {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
@@ -314,7 +318,7 @@ func (s *segment) evict(ss *segmentSet) (detachedFiles, bool) {
 		testHookEvict(s)
 	}
 	s.loaded.Store(false)
-	if s.refs.Load() != 1|refsUnmapped || !s.j.segs.Load().contains(s) || s.j.segs.Load() != ss {
+	if s.refs.Load() != 1|refsUnmapped || s.j.segs.Load() != ss {
 		s.loaded.Store(true)
 		s.refs.Add(-refsUnmapped) // an unpin to 0 meanwhile waits on loadMu and releases
 		s.j.bound.aborts.Add(1)
@@ -349,19 +353,6 @@ func (s *segment) trailerMatches(t segTrailer) bool {
 	return t.journalID == s.j.id && t.segID == s.id && t.firstStart == s.first &&
 		t.count == s.count.Load() && t.dataEnd == s.dataEnd &&
 		(t.flags&trailerFlagOpen != 0) == s.open
-}
-
-// contains reports whether s is in the set, by a binary search on first
-// indexes (segments holding only the middle of an entry share one).
-func (ss *segmentSet) contains(s *segment) bool {
-	segs := ss.segs
-	i, _ := slices.BinarySearchFunc(segs, s.first, func(t *segment, first uint64) int { return cmp.Compare(t.first, first) })
-	for ; i < len(segs) && segs[i].first == s.first; i++ {
-		if segs[i] == s {
-			return true
-		}
-	}
-	return false
 }
 
 // reloadLocked maps an evicted segment again: it opens the file, checks
