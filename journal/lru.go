@@ -22,13 +22,19 @@ import (
 // segment that leaves the active role has its pages released from the
 // process (MADV_DONTNEED) once its seal is durable: they stay in the page
 // cache, but the process's resident set no longer carries them, and a
-// reader's faults bring back only what it reads.
+// reader's faults bring back only what it reads. The signal is the unpin
+// that leaves a segment no longer last in the set with only the set's
+// reference (retire): a roll pins the sealed segment for its deferred seal
+// before it publishes the next one, and the sync that makes the seal
+// durable drops that pin. The bounder goroutine then madvises, holding a
+// pin so that the mapping stays.
 //
 // Eviction. A segment is evicted (unmapped and closed, its bookkeeping
 // kept) by whoever loads a segment over the cap, under the writer lock:
-// a reader whose ensure loaded one takes the writer lock if it is free
-// (TryLock), and otherwise, as when a truncation holding the lock loads a
-// segment, leaves the eviction to the bounder goroutine. Holding the writer
+// a reader whose ensure loaded one waits for any other loader's pass
+// (bounder.evictMu), then takes the writer lock if it is free (TryLock),
+// and otherwise, as when a truncation holding the lock loads a segment,
+// leaves the eviction to the bounder goroutine. Holding the writer
 // lock excludes appends, rolls, seals and truncations, which use segments
 // they have not pinned (truncateBackLocked, cutLocked, recycleLocked), so
 // the evictor sees the active segment and the pending seals as they are.
