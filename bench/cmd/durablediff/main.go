@@ -88,7 +88,7 @@ func main() {
 		return
 	}
 	var (
-		stores  = flag.String("stores", "spool,raft-wal,etcd-wal", "columns (catalog names), plus \"floor\" for the machine floors")
+		stores  = flag.String("stores", "spool,raft-wal,etcd-wal", "columns (catalog names), plus \"floor\" for the machine floors; NAME@N is column NAME with -pre-mib N, so that several prefills run interleaved in one run")
 		shape   = flag.String("shape", "1k", "128x64, 1k or 256kx4")
 		calls   = flag.Int("calls", 0, "timed calls (0: 1000 for 128x64, 2000 for 1k, 256 for 256kx4, the bench suite's default scale)")
 		warmup  = flag.Int("warmup", -1, "untimed calls first (-1: the bench suite's min(calls/10, 20))")
@@ -141,6 +141,12 @@ func main() {
 	}
 	byStore := map[string][]result{}
 	for i, c := range cells {
+		if name, pre, ok := strings.Cut(c.Store, "@"); ok && name != "" {
+			if _, err := fmt.Sscanf(pre, "%d", &c.PreMiB); err != nil {
+				fmt.Fprintf(os.Stderr, "durablediff: bad prefill in %q\n", c.Store)
+				os.Exit(2)
+			}
+		}
 		c.Dir = filepath.Join(*work, fmt.Sprintf("%d-%s", i, strings.ReplaceAll(c.Store, "/", "_")))
 		_ = os.RemoveAll(c.Dir)
 		if err := os.MkdirAll(c.Dir, 0o755); err != nil {
@@ -248,6 +254,7 @@ func runFloors(c cell, r *result) error {
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 func open(c cell) (store.Store, error) {
+	c.Store, _, _ = strings.Cut(c.Store, "@")
 	if c.Store == "spool" && c.SegMiB > 0 {
 		return hashicorp.Open(c.Dir, &hashicorp.Options{JournalOptions: hashicorp.JournalOptions{SegmentSize: int64(c.SegMiB) << 20}})
 	}
