@@ -259,12 +259,18 @@ func (j *Journal) mapSegment(s *segment) (t segTrailer, sealed bool, err error) 
 	s.size, s.base, s.salt = h.size, h.base, segmentSalt(j.id, id)
 	s.ckpt = ckptOffFor(h.version)
 	s.cont = h.flags&segFlagContinues != 0
-	s.first = s.base
+	first := s.base
 	if s.cont {
-		s.first++
+		first++
 	}
-	if s.first != nameFirst {
-		return bad(corruptf(path, 32, s.base, "header says entries start at %d, file name says %d", s.first, nameFirst))
+	if first != nameFirst {
+		return bad(corruptf(path, 32, s.base, "header says entries start at %d, file name says %d", first, nameFirst))
+	}
+	// A segment loaded lazily is already published with its first index
+	// (from its name), and readers' lookups read it without a lock: write
+	// it only where it is not set yet.
+	if s.first != first {
+		s.first = first
 	}
 	// The trailer is read with pread, not through the mapping: a fault on a
 	// cold mapping reads around the faulting page, and Open touches one
