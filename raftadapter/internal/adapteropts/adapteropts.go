@@ -31,6 +31,12 @@ type Journal struct {
 	// encoding, a few header bytes included), on write and on read; 0
 	// means journal.DefaultMaxEntrySize (1 GiB).
 	MaxEntrySize int64
+	// MaxOpenSegments caps the sealed journal segments kept mapped, each
+	// with an open file, at once (journal.Options.MaxOpenSegments): 0
+	// means journal.DefaultMaxOpenSegments (16), a negative value no cap.
+	// Raise it when followers or readers reach randomly across more than
+	// MaxOpenSegments x SegmentSize of log.
+	MaxOpenSegments int
 	// NoSync skips the syncs that make written entries durable before
 	// the adapter acknowledges them; the journal's truncations still
 	// sync. The hashicorp Store still syncs StableStore writes and
@@ -54,10 +60,11 @@ func FS(o Journal) mmapio.FS {
 // is journal.PageCache.
 func OpenJournal(dir string, o Journal) (*journal.Journal, error) {
 	return journal.Open(dir, &journal.Options{
-		FS:           FS(o),
-		SegmentSize:  o.SegmentSize,
-		MaxEntrySize: o.MaxEntrySize,
-		Sync:         journal.PageCache,
+		FS:              FS(o),
+		SegmentSize:     o.SegmentSize,
+		MaxEntrySize:    o.MaxEntrySize,
+		MaxOpenSegments: o.MaxOpenSegments,
+		Sync:            journal.PageCache,
 	})
 }
 
