@@ -172,6 +172,12 @@ func (v *viewer) readEntry(r *stream.Reader) error {
 	_ = r.Uvarint()
 	_ = r.Uint8()
 	p, err := r.Next(int(r.Remaining()))
+	if errors.Is(err, stream.ErrSplit) {
+		// An entry over one verified block (16 KiB in journal format 3)
+		// or spanning segments comes in several windows: copy it.
+		p = make([]byte, r.Remaining())
+		_, err = io.ReadFull(r, p)
+	}
 	if err != nil {
 		return err
 	}

@@ -23,8 +23,10 @@ func TestNativeAppendAndView(t *testing.T) {
 	defer s.Close()
 	ca := s.(store.ConcurrentAppender)
 	vr := s.(store.ViewReader)
-	for i := range 3 {
-		data := bytes.Repeat([]byte{byte(i)}, 100+i)
+	// The last sizes exceed one verified block of the journal (16 KiB),
+	// which the reader hands out block by block.
+	for i, size := range []int{100, 101, 102, 16<<10 + 1, 256 << 10} {
+		data := bytes.Repeat([]byte{byte(i)}, size)
 		idx, err := ca.AppendDurable(data)
 		if err != nil {
 			t.Fatal(err)
