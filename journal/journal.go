@@ -67,19 +67,22 @@ type Journal struct {
 	//	       -> segment.loadMu (recycleLocked)
 	//	  -> syncMu              (fail -> wakeWaiters)
 	//	  -> segment.loadMu      (evictLocked: the LRU evicts under the writer lock)
+	//	  -> segment.fill.mu     (claimWindow: a writer that overtook the prefill)
 	//	bound.evictMu            (afterLoad, lru.go: with no lock held, or under
 	//	                          mu when a truncation loads a segment; under it
 	//	                          mu is only tried, never waited for)
 	//	  -> segment.loadMu
 	//
-	// syncMu and segment.loadMu are leaves: fail takes syncMu under any of
-	// the others, and an unpin that drops the last pin takes loadMu
-	// wherever it runs. mu is taken with no other held; waitDurable
-	// releases syncMu before its round takes mu. Under spooldebug every
-	// one of these locks checks the order (ranks in lockorder.go: mu,
-	// sealOrder, segment.sealMu, meta.mu, spareMaker.mu, segment.loadMu,
-	// syncMu, a total order consistent with the tree above); two locks of
-	// the same rank (two segments' loadMu) are never held together.
+	// syncMu, segment.loadMu and segment.fill.mu are leaves: fail takes
+	// syncMu under any of the others, an unpin that drops the last pin
+	// takes loadMu wherever it runs, and the prefaulter takes fill.mu with
+	// no lock held. mu is taken with no other held; waitDurable releases
+	// syncMu before its round takes mu. Under spooldebug every one of
+	// these locks checks the order (ranks in lockorder.go: mu, sealOrder,
+	// segment.sealMu, meta.mu, spareMaker.mu, segment.loadMu, syncMu,
+	// segment.fill.mu, a total order consistent with the tree above); two
+	// locks of the same rank (two segments' loadMu) are never held
+	// together.
 	mu           orderedMutex // the writer lock: guards the fields below and segment appender state
 	active       *segment     // segment taking appends; nil until the next append creates one
 	nextSegID    uint64
