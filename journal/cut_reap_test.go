@@ -116,10 +116,17 @@ func TestCutTeardownCrash(t *testing.T) {
 	}
 	release, _ := gateRemoved(t, j, cfs, 30)
 	defer release()
-	if err := j.TruncateFront(30); err != nil {
-		t.Fatal(err)
-	}
+	cut := make(chan struct{})
+	var cutErr error
+	go func() {
+		defer close(cut)
+		cutErr = j.TruncateFront(30)
+	}()
 	waitFor(t, cfs.entered, "teardown of a removed segment")
+	waitFor(t, cut, "TruncateFront while the teardown of the segments it removed is held (it waits for the teardown)")
+	if cutErr != nil {
+		t.Fatal(cutErr)
+	}
 	snap := base.Crash()
 	abandoned := make(chan struct{})
 	go func() {

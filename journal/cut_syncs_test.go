@@ -153,7 +153,9 @@ func TestCutSyncCounts(t *testing.T) {
 			// later segment and keeps the first whole.
 			s := j.segs.Load().segs[1]
 			return j.TruncateBack(s.first - 1)
-		}, func(*Journal) uint64 { return 1 }, func(j *Journal) uint64 { return j.segs.Load().segs[0].first + uint64(j.segs.Load().segs[0].count.Load()) - 1 }, 1, 1},
+		}, func(*Journal) uint64 { return 1 }, func(j *Journal) uint64 {
+			return j.segs.Load().segs[0].first + uint64(j.segs.Load().segs[0].count.Load()) - 1
+		}, 1, 1},
 		{"Reset", 40, func(j *Journal) error { return j.Reset(100) },
 			func(*Journal) uint64 { return 100 }, func(*Journal) uint64 { return 99 }, 1, 1},
 	}
