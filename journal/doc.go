@@ -135,12 +135,43 @@
 //
 // # Background work
 //
-// An open Journal runs up to three goroutines, all stopped by Close: a
-// prefaulter that faults in the pages just ahead of the writer, a spare
-// maker that prepares the next segment file once the active one is half
-// full, and, under GroupCommit, the committer. None holds the writer lock
-// during I/O; the spare maker never touches a file the journal has
-// published.
+// An open Journal runs up to five goroutines, all stopped by Close: a
+// prefaulter that prefills with zeros and faults in the pages just ahead of
+// the writer, and drops written pages behind it from the process's page
+// tables; a spare maker that prepares the next segment file once the
+// active one is half full; a bounder that releases sealed segments' pages
+// and evicts mapped segments over the cap; a reaper that unmaps and closes
+// the files a cut removed; and, under GroupCommit, the committer. None
+// holds the writer lock during I/O; the spare maker never touches a file
+// the journal has published.
+//
+// # Durable writes through the mapping
+//
+// The page cache folios a sync writes back are shaped before the writer
+// reaches them: the prefaulter writes zeros ahead of the writer with
+// write(2) in pieces of a sixteenth of a sync round (4 KiB to 256 KiB),
+// which the page cache keeps as folios of that size, so that a round
+// writes back what it appended and a sixteenth more, not the megabyte
+// folios the fault path would build. The zeros never land below the
+// writer: each window the writer takes is claimed against a frontier the
+// prefill only advances past zeros it has written (prefill.go). Before a
+// sync, the written pages leave the page tables in one TLB flush (writeback
+// would otherwise write-protect them one shootdown at a time); they stay in
+// the page cache.
+//
+// # Bounded mappings
+//
+// At most Options.MaxOpenSegments sealed segments (default 16) are mapped,
+// each with an open file, besides the active segment, segments whose seal
+// is not yet durable and segments pinned by readers: a load over the cap
+// unmaps and closes the least recently used sealed segment that nothing
+// pins, and the next read maps it again after checking its header and
+// trailer with pread (a file changed meanwhile is ErrCorrupt). Readers
+// take no lock for this: a pin keeps a mapping, and eviction backs off
+// when it sees one. A sealed segment's pages are released from the process
+// (MADV_DONTNEED) once its seal is durable; they stay in the page cache and
+// readers fault back only what they read. Descriptors, mappings and the
+// resident set are thus bounded by configuration, not by log length.
 //
 // # Durability
 //
