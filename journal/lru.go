@@ -186,6 +186,9 @@ func (j *Journal) releaseRetired() {
 		if s.loaded.Load() && s.advised.CompareAndSwap(false, true) {
 			// Best effort: a failed hint costs memory, not data.
 			_ = s.mm.Advise(0, int(s.size), mmapio.AdviseDontNeed)
+			// Its readers from now on fault in what they read
+			// (readahead.go).
+			adviseRandom(s.mm, s.size)
 			j.bound.released.Add(1)
 		}
 		s.unpin()
@@ -411,6 +414,7 @@ func (s *segment) reloadLocked() error {
 	if err != nil {
 		return fail(fmt.Errorf("journal: map %s: %w", s.path, err))
 	}
+	adviseRandom(mm, s.size) // before any reader faults (readahead.go)
 	s.file, s.mm, s.data = f, mm, mm.Bytes()
 	s.evicted = false
 	s.refs.Add(-refsUnmapped)

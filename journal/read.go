@@ -60,7 +60,7 @@ type View struct {
 	// whole: every block of it has been verified (Bytes).
 	at    blockCursor
 	whole bool
-	src   blockCursor // the reader's source
+	src   aheadCursor // the reader's source (advising ahead, readahead.go)
 	r     stream.Reader
 
 	released bool
@@ -159,7 +159,7 @@ func (v *View) openAt(j *Journal, s *segment, off int64, idx uint64) error {
 			return err
 		}
 	}
-	v.src = v.at
+	v.src = aheadCursor{blockCursor: v.at}
 	var first []byte
 	if sums == nil {
 		// Verified whole: the reader's first window.
@@ -260,6 +260,7 @@ func (v *View) Bytes() (b []byte, ok bool) {
 		return nil, false
 	}
 	if !v.whole {
+		v.at.adviseChunk()
 		if v.at.verifyRest() != nil {
 			return nil, false
 		}
@@ -307,7 +308,7 @@ func (v *View) Release() {
 
 // dropBorrowed forgets the mapped bytes of a released view.
 func (v *View) dropBorrowed() {
-	v.at, v.src = blockCursor{}, blockCursor{}
+	v.at, v.src = blockCursor{}, aheadCursor{}
 }
 
 func (v *View) checkReleased() error {
@@ -396,6 +397,8 @@ type Iterator struct {
 	v    View
 	have bool
 	err  error
+	// ahead advises the pages after the current entry (readahead.go).
+	ahead iterAhead
 }
 
 // Iter returns an iterator positioned before entry from.
@@ -416,6 +419,12 @@ func (it *Iterator) Next() bool {
 		it.err = err
 		return false
 	}
+	c := &it.v.at
+	end := c.payOff + int64(len(c.pay))
+	if c.sums != nil {
+		end = alignUp(end) + int64(len(c.sums))
+	}
+	it.ahead.advise(c.seg, it.next, c.payOff-chunkHeaderSize, end)
 	if debugPoison {
 		if err := it.v.borrowCopy(); err != nil {
 			it.v.unpinAll()
@@ -460,6 +469,7 @@ func (it *Iterator) Close() error {
 		it.release()
 	}
 	it.next = ^uint64(0)
+	it.ahead = iterAhead{}
 	return nil
 }
 
@@ -487,6 +497,10 @@ func (s *segment) firstChunk(off int64, idx uint64) (h chunkHeader, at int64, pa
 		off = s.slot(uint32(idx - s.first))
 	}
 	h, payload, sums, err = s.chunkAt(off, idx, kindFull, kindFirst)
+	if err == nil && sums == nil && len(payload) >= adviseWholeMin {
+		// A large chunk of format 1 or 2, hashed whole now.
+		s.willNeed(off+chunkHeaderSize, off+chunkHeaderSize+int64(len(payload)))
+	}
 	if err == nil && sums == nil && xxh3.Hash(payload) != h.sum {
 		err = corruptf(s.path, off, idx, "payload checksum mismatch")
 	}
@@ -499,6 +513,9 @@ func (s *segment) continuation(idx uint64, verify bool) (h chunkHeader, payload,
 	off := int64(dataStart)
 	defer recoverFault(&err, s.path, &off, idx, debug.SetPanicOnFault(true))
 	h, payload, sums, err = s.chunkAt(dataStart, idx, kindMiddle, kindLast)
+	if err == nil && verify && sums == nil && len(payload) >= adviseWholeMin {
+		s.willNeed(dataStart+chunkHeaderSize, dataStart+chunkHeaderSize+int64(len(payload)))
+	}
 	if err == nil && verify && sums == nil && xxh3.Hash(payload) != h.sum {
 		err = corruptf(s.path, dataStart, idx, "payload checksum mismatch")
 	}
@@ -515,6 +532,9 @@ func (v *View) copyOut(dst []byte) error {
 		c.sums = nil
 	}
 	for {
+		if c.sums != nil {
+			c.adviseChunk()
+		}
 		if err := c.verifyRest(); err != nil {
 			return err
 		}

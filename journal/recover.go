@@ -321,6 +321,8 @@ func (j *Journal) loadSegmentWith(s *segment, isLast bool, st metaState, setSlot
 			return bad(err)
 		}
 		s.applyTrailer(t)
+		// Sealed: readers fault in only what they read (readahead.go).
+		adviseRandom(s.mm, s.size)
 		return nil
 	case loadClean:
 		s.writeOff, s.highOff, s.synced = st.clean.dataEnd, st.clean.dataEnd, st.clean.dataEnd
