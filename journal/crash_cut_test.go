@@ -56,7 +56,7 @@ func TestCrashCuts(t *testing.T) {
 			t.Fatal("step failed")
 		}
 	}
-	if n := r.j.spareMaker.reap.punched.Load(); n == 0 {
+	if n := r.j.reaper.punched.Load(); n == 0 {
 		t.Fatal("the front-cut workload punches nothing")
 	}
 	r.close()

@@ -71,7 +71,7 @@ func BenchmarkTruncateFrontHalf(b *testing.B) {
 		}
 		b.StopTimer()
 		after, free1 := diskUsage(b, dir), freeBytes(b, dir)
-		j.spareMaker.reap.waitIdle()
+		j.reaper.waitIdle()
 		free2 := freeBytes(b, dir)
 		du += float64(before-after) / float64(before)
 		sf += float64(free1-free0) / float64(before)

@@ -194,11 +194,11 @@ func TestCutPunchesPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := fileBlocks(t, s.path)
-	if j.spareMaker.reap.noPunch {
+	if j.reaper.noPunch {
 		t.Skipf("the file system of %s cannot punch holes", dir)
 	}
 	want := (off &^ (punchAlign - 1)) - dataStart
-	t.Logf("cut at entry %d (offset %d of %s): %d of %d bytes of blocks freed, %d punched", idx, off, filepath.Base(s.path), before-after, before, j.spareMaker.reap.punched.Load())
+	t.Logf("cut at entry %d (offset %d of %s): %d of %d bytes of blocks freed, %d punched", idx, off, filepath.Base(s.path), before-after, before, j.reaper.punched.Load())
 	if before-after < want {
 		t.Fatalf("%d bytes of blocks freed in the partly cut segment, want at least %d", before-after, want)
 	}
@@ -240,7 +240,7 @@ func TestCutPunchWaitsForReaders(t *testing.T) {
 	if err := j.TruncateFront(idx); err != nil {
 		t.Fatal(err)
 	}
-	r := &j.spareMaker.reap
+	r := &j.reaper
 	if r.punched.Load() != 0 || r.punchSkipped.Load() != 1 {
 		t.Fatalf("punched %d bytes, skipped %d, with a reader pinning the segment", r.punched.Load(), r.punchSkipped.Load())
 	}
@@ -297,7 +297,7 @@ func TestCutPunchFaults(t *testing.T) {
 					punches++
 				}
 			}
-			r := &j.spareMaker.reap
+			r := &j.reaper
 			switch tc.name {
 			case "eio":
 				if r.punchFailed.Load() != 1 || punches != 2 {

@@ -116,6 +116,9 @@ type Journal struct {
 	// segments' pages (lru.go); its goroutine runs while the journal is
 	// open.
 	bound bounder
+	// reaper tears down the segments cuts remove (reap.go); its goroutine
+	// starts with the first segment it is handed.
+	reaper reaper
 
 	viewPool sync.Pool
 }
@@ -255,6 +258,9 @@ func (j *Journal) stopBackground() {
 	j.prefaulter.stop()
 	j.spareMaker.stop()
 	j.bound.stop()
+	// Last: the reaper tears down whatever it was handed before it
+	// returns, and nothing above hands it more.
+	j.reaper.stop()
 }
 
 // closeCleanLocked syncs the active segment and writes the clean record.

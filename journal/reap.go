@@ -93,7 +93,7 @@ type reaper struct {
 
 // stop marks the reaper closed and waits for its goroutine, which tears
 // down everything queued before it returns. Called once, by Close or
-// crashClose, through spareMaker.stop.
+// crashClose, through stopBackground, after the other workers.
 func (r *reaper) stop() {
 	r.mu.Lock()
 	r.closed = true
@@ -113,7 +113,7 @@ func (r *reaper) waitIdle() {
 
 // reapLoop is the reaper's goroutine.
 func (j *Journal) reapLoop(stop <-chan struct{}) {
-	r := &j.spareMaker.reap
+	r := &j.reaper
 	for {
 		select {
 		case <-r.wake:
@@ -162,12 +162,12 @@ func (s *segment) teardown() {
 // the reaper; otherwise the last reader's unpin tears it down. Called under
 // the writer lock.
 func (j *Journal) releaseRemoved(s *segment) {
-	delete(j.spareMaker.reap.cutSeals, s)
+	delete(j.reaper.cutSeals, s)
 	if s.refs.Add(-1)&refsCountMask != 0 {
 		return
 	}
 	j.liveSegments.Add(-1) // the journal holds it no more; the reaper does
-	r := &j.spareMaker.reap
+	r := &j.reaper
 	r.mu.Lock()
 	// The spare maker's wake channel is set when Open starts the
 	// background goroutines, after recovery: until then, and once Close
@@ -197,7 +197,7 @@ func (j *Journal) releaseRemoved(s *segment) {
 // file for when it does). Called under the writer lock after the cut is
 // durable and published.
 func (j *Journal) punchCutLocked(first uint64) {
-	r := &j.spareMaker.reap
+	r := &j.reaper
 	if r.noPunch || j.failed.Load() != nil || first > j.last.Load() {
 		return
 	}

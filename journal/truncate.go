@@ -263,7 +263,7 @@ func (j *Journal) cutLocked(last uint64, c *segment, off int64) error {
 	if err := c.writeTrailer(count, off, false, false); err != nil {
 		return err
 	}
-	r := &j.spareMaker.reap
+	r := &j.reaper
 	if r.cutSeals == nil {
 		r.cutSeals = map[*segment]*segTrailer{}
 	}
@@ -298,7 +298,7 @@ func (j *Journal) prepareCutLocked(c *segment, off int64) error {
 		// describes data and slots that cut made durable, and this cut
 		// only lowers the end.
 		c.sealMu.Lock()
-		needSync = !c.sealed || c.deferred != nil && c.deferred != j.spareMaker.reap.cutSeals[c]
+		needSync = !c.sealed || c.deferred != nil && c.deferred != j.reaper.cutSeals[c]
 		c.sealMu.Unlock()
 	}
 	var keep []*segment

@@ -5,12 +5,13 @@ import (
 	"sync/atomic"
 )
 
-// The journal runs up to four goroutines of its own: the spare maker
-// (spare.go), the prefaulter (prefault.go), under GroupCommit the
-// committer (sync.go), and, from the first cut that removes a segment no
-// reader pins, the reaper (reap.go), stopped with the spare maker. Each is a small type that holds its channels and
-// state, embeds a worker for its stop channel and WaitGroup, and has start
-// and stop, in the shape of etcd's wal filePipeline.
+// The journal runs up to five goroutines of its own: the spare maker
+// (spare.go), the prefaulter (prefault.go), the bounder (lru.go), under
+// GroupCommit the committer (sync.go), and, from the first cut that
+// removes a segment no reader pins, the reaper (reap.go). Each is a small
+// type that holds its channels and state, embeds a worker for its stop
+// channel and WaitGroup, and has start and stop, in the shape of etcd's
+// wal filePipeline.
 //
 // Life cycle: Open starts them after recovery, so recovery (which may roll
 // segments) runs with none: their request channels are nil until start,
@@ -66,19 +67,6 @@ type spareMaker struct {
 	// Read by tests only; an atomic add is all they cost.
 	dropped  atomic.Int64 // spares that could not be made
 	recycled atomic.Int64 // cut segments turned into spares
-
-	// reap tears down the segments cuts remove (reap.go). It rides on
-	// the spare maker, which Close already stops, because both serve
-	// cuts and rolls of segment files; its goroutine starts with the
-	// first segment it is handed.
-	reap reaper
-}
-
-// stop stops the spare maker's goroutine, then the reaper's, which tears
-// down whatever it was handed before it returns.
-func (m *spareMaker) stop() {
-	m.worker.stop()
-	m.reap.stop()
 }
 
 // start launches the spare maker's goroutine, which runs loop.
