@@ -188,7 +188,7 @@ func (j *Journal) releaseRetired() {
 			_ = s.mm.Advise(0, int(s.size), mmapio.AdviseDontNeed)
 			// Its readers from now on fault in what they read
 			// (readahead.go).
-			adviseRandom(s.mm, s.size)
+			adviseRandom(s, s.mm)
 			j.bound.released.Add(1)
 		}
 		s.unpin()
@@ -414,7 +414,7 @@ func (s *segment) reloadLocked() error {
 	if err != nil {
 		return fail(fmt.Errorf("journal: map %s: %w", s.path, err))
 	}
-	adviseRandom(mm, s.size) // before any reader faults (readahead.go)
+	adviseRandom(s, mm) // before any reader faults (readahead.go)
 	s.file, s.mm, s.data = f, mm, mm.Bytes()
 	s.evicted = false
 	s.refs.Add(-refsUnmapped)

@@ -469,6 +469,7 @@ func (it *Iterator) Close() error {
 		it.release()
 	}
 	it.next = ^uint64(0)
+	it.ahead.leave()
 	it.ahead = iterAhead{}
 	return nil
 }

@@ -322,7 +322,7 @@ func (j *Journal) loadSegmentWith(s *segment, isLast bool, st metaState, setSlot
 		}
 		s.applyTrailer(t)
 		// Sealed: readers fault in only what they read (readahead.go).
-		adviseRandom(s.mm, s.size)
+		adviseRandom(s, s.mm)
 		return nil
 	case loadClean:
 		s.writeOff, s.highOff, s.synced = st.clean.dataEnd, st.clean.dataEnd, st.clean.dataEnd

@@ -64,6 +64,11 @@ type segment struct {
 	// faultedTo: pages below this offset have been prefaulted. Written by
 	// the prefaulter, read by the appender (prefault.go).
 	faultedTo atomic.Int64
+	// randomRead: the mapping is advised random-access (a sealed
+	// segment); replaying counts the Iterators reading it in order, which
+	// give it the default advice meanwhile (readahead.go).
+	randomRead atomic.Bool
+	replaying  atomic.Int32
 	// fill is the zero-prefill frontier (prefault.go).
 	fill prefill
 
