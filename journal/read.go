@@ -33,6 +33,14 @@ func (j *Journal) pinEntry(idx uint64) (*segment, error) {
 			s.unpin()
 			continue
 		}
+		// A front cut publishes the new first index before it punches the
+		// dead prefix of a segment nothing pins (reap.go): a reader that
+		// pinned after the punch's check sees the new first index here,
+		// and never reads the zeroed range.
+		if first := j.first.Load(); idx < first {
+			s.unpin()
+			return nil, fmt.Errorf("%w: %d below first index %d", ErrOutOfRange, idx, first)
+		}
 		return s, nil
 	}
 	if j.closed.Load() {
