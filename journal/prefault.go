@@ -34,12 +34,13 @@ const (
 )
 
 // faultInHead prepares a segment file of the given size for its first
-// appends: the file is advised random-access past the header (no
-// read-around, so no fault allocates a large folio: prefill.go), its head (the first
-// prefaultHead bytes) is prefilled with zeros in pieces of chunk bytes and
-// faulted in, and so are the first slots (at the segment's end). It is
-// slow (about a millisecond), so a spare file gets it in the background
-// (spare.go); only a roll without a spare pays it on the append path.
+// appends: the file is advised random-access past the header page (no
+// fault reads around, so none builds the large folios a sync would write
+// back whole: prefill.go), its head (the first prefaultHead bytes) is
+// prefilled with zeros in pieces of chunk bytes and faulted in, and so are
+// the first slots (at the segment's end). It is slow (about a
+// millisecond), so a spare file gets it in the background (spare.go); only
+// a roll without a spare pays it on the append path.
 //
 // The slots are read ahead (MADV_WILLNEED) before they are faulted in: at
 // the end of the file read-ahead is cut short, and this order makes them
@@ -49,6 +50,7 @@ func faultInHead(f mmapio.File, mm mmapio.Mapping, size, chunk int64) {
 	end := size - trailerSize
 	limit := zeroCap(size)
 	head := min(int64(prefaultHead), limit)
+	_ = mm.Advise(dataStart, int(size-dataStart), mmapio.AdviseRandom)
 	zeroFill(f, dataStart, head, chunk)
 	_ = mm.Advise(0, int(head), mmapio.AdviseWillWrite)
 	if slots := end - prefaultSlots; slots > head {

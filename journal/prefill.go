@@ -19,7 +19,10 @@ import (
 // cache takes as the folio size: a sixteenth of the bytes a sync round
 // covers, from 4 KiB to 256 KiB (prefillChunk). Writing zeros is one copy
 // into the page cache, cheaper than the zeroing fault it replaces; the
-// fault that maps the page afterwards finds it there.
+// fault that maps the page afterwards finds it there. The write region is
+// advised random-access as well (faultInHead): a fault's read-around would
+// otherwise allocate large folios beyond the prefill, which the prefill's
+// zeros then land in.
 //
 // The zeros must never land on a byte the writer wrote. The frontier
 // divides the segment: below it the writer owns the bytes, at and above it

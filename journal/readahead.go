@@ -23,9 +23,10 @@ import "github.com/spoolhq/spool/mmapio"
 //
 // Each advice is one madvise call on a range of at least 64 KiB (slots:
 // 16 KiB, 4096 entries), so a warm read pays one system call per window,
-// never one per small read. The active segment keeps the kernel's default
-// read-around: its readers read pages the writer just wrote, which are
-// cached, and its writer's faults are the writer's business (prefault.go).
+// never one per small read. The active segment is advised random by its
+// writer (prefault.go: read-around would build the large folios a sync
+// writes back whole); its readers mostly read pages the writer just wrote,
+// which are cached, and an Iterator advises ahead of itself there too.
 const (
 	// adviseWholeMin is the smallest chunk range a whole read advises.
 	adviseWholeMin = 64 << 10

@@ -326,6 +326,10 @@ func (j *Journal) loadSegmentWith(s *segment, isLast bool, st metaState, setSlot
 		return nil
 	case loadClean:
 		s.writeOff, s.highOff, s.synced = st.clean.dataEnd, st.clean.dataEnd, st.clean.dataEnd
+		// Appends continue here: no fault may read around and build the
+		// large folios a sync writes back whole (prefill.go; this segment's
+		// rest is not prefilled, its frontier unknown).
+		_ = s.mm.Advise(dataStart, int(s.size-dataStart), mmapio.AdviseRandom)
 		j.active = s
 		j.cleanPending = true
 		return nil
