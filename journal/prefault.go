@@ -34,8 +34,7 @@ const (
 )
 
 // faultInHead prepares a segment file of the given size for its first
-// appends: the file is advised random-access past the header page (no
-// fault reads around, so none builds the large folios a sync would write
+// appends: the file is advised random-access (no fault reads around, so none builds the large folios a sync would write
 // back whole: prefill.go), its head (the first prefaultHead bytes) is
 // prefilled with zeros in pieces of chunk bytes and faulted in, and so are
 // the first slots (at the segment's end). It is slow (about a
@@ -50,7 +49,10 @@ func faultInHead(f mmapio.File, mm mmapio.Mapping, size, chunk int64) {
 	end := size - trailerSize
 	limit := zeroCap(size)
 	head := min(int64(prefaultHead), limit)
-	_ = mm.Advise(dataStart, int(size-dataStart), mmapio.AdviseRandom)
+	// The whole mapping, header page included: advice on part of it
+	// would split it in two VMAs, and msync fsyncs once per VMA, so a
+	// round that writes the checkpoint would flush the disk twice.
+	_ = mm.Advise(0, int(size), mmapio.AdviseRandom)
 	zeroFill(f, dataStart, head, chunk)
 	_ = mm.Advise(0, int(head), mmapio.AdviseWillWrite)
 	if slots := end - prefaultSlots; slots > head {

@@ -329,7 +329,9 @@ func (j *Journal) loadSegmentWith(s *segment, isLast bool, st metaState, setSlot
 		// Appends continue here: no fault may read around and build the
 		// large folios a sync writes back whole (prefill.go; this segment's
 		// rest is not prefilled, its frontier unknown).
-		_ = s.mm.Advise(dataStart, int(s.size-dataStart), mmapio.AdviseRandom)
+		// The whole mapping: advice on part of it splits the VMA, and
+		// msync fsyncs once per VMA (prefault.go, faultInHead).
+		_ = s.mm.Advise(0, int(s.size), mmapio.AdviseRandom)
 		j.active = s
 		j.cleanPending = true
 		return nil
