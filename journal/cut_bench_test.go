@@ -32,7 +32,7 @@ func freeBytes(b *testing.B, dir string) int64 {
 	if err := syscall.Statfs(dir, &st); err != nil {
 		b.Fatal(err)
 	}
-	return int64(st.Bfree) * st.Bsize
+	return int64(st.Bfree) * int64(st.Bsize) // Bsize is uint32 on darwin
 }
 
 // BenchmarkTruncateFrontHalf times TruncateFront of the oldest half of a
