@@ -286,6 +286,11 @@ func (j *Journal) mapSegment(s *segment) (t segTrailer, sealed bool, err error) 
 	if err != nil {
 		return bad(fmt.Errorf("journal: map %s: %w", path, err))
 	}
+	// Every loaded segment is read at random until a reader asks for more
+	// (readahead.go), and a segment appends continue in must not read
+	// around either (prefill.go). The whole mapping: advice on part of it
+	// splits the VMA, and msync fsyncs once per VMA (prefault.go).
+	_ = mm.Advise(0, int(s.size), mmapio.AdviseRandom)
 	s.mm, s.data = mm, mm.Bytes()
 
 	t, sealed = decodeTrailer(tb[:])
@@ -326,12 +331,6 @@ func (j *Journal) loadSegmentWith(s *segment, isLast bool, st metaState, setSlot
 		return nil
 	case loadClean:
 		s.writeOff, s.highOff, s.synced = st.clean.dataEnd, st.clean.dataEnd, st.clean.dataEnd
-		// Appends continue here: no fault may read around and build the
-		// large folios a sync writes back whole (prefill.go; this segment's
-		// rest is not prefilled, its frontier unknown).
-		// The whole mapping: advice on part of it splits the VMA, and
-		// msync fsyncs once per VMA (prefault.go, faultInHead).
-		_ = s.mm.Advise(0, int(s.size), mmapio.AdviseRandom)
 		j.active = s
 		j.cleanPending = true
 		return nil
