@@ -540,6 +540,28 @@ func matchExact(j *Journal, o *crashOracle) string {
 	return matchPrefix(j, c, m)
 }
 
+// recoverImages recovers imagesPerCrash crash images of snap, chosen by
+// image(k) (the decider of image k, where its recovery crashes, -1 for
+// never, and the decider of that second crash). Every image but the last
+// is checked and closed; the run continues on the last one, and old, the
+// crashed disk, is released.
+func (r *crashRun) recoverImages(snap *crashfs.Snapshot, old *crashfs.FS, round int, image func(k int) (d crashfs.Decider, crashIn int64, d2 crashfs.Decider)) {
+	for k := 0; k < imagesPerCrash; k++ {
+		d, crashIn, d2 := image(k)
+		label := fmt.Sprintf("crash %d image %d", round, k)
+		j, img, c := r.recoverImage(snap, d, label, crashIn, d2)
+		if k < imagesPerCrash-1 {
+			if err := j.Close(); err != nil {
+				r.fail("%s: Close: %v", label, err)
+			}
+			releaseFS(img)
+			continue
+		}
+		releaseFS(old)
+		r.adopt(j, img, c)
+	}
+}
+
 // adopt makes the recovered journal, which matched c, the run's journal:
 // its contents are now the durable truth.
 func (r *crashRun) adopt(j *Journal, fs *crashfs.FS, c *crashOracle) {

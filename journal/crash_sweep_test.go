@@ -82,24 +82,13 @@ func runCrashSeed(t *testing.T, seed uint64) int {
 		snap := r.crash()
 		r.logf("crash %d after %d ops, %d unsynced units", round, snap.Ops(), len(snap.Units()))
 		old := r.fs
-		for k := 0; k < imagesPerCrash; k++ {
-			d := crashfs.Random(seed<<16 | uint64(round)<<8 | uint64(k))
+		r.recoverImages(snap, old, round, func(k int) (crashfs.Decider, int64, crashfs.Decider) {
 			crashIn := int64(-1)
 			if rng.IntN(5) == 0 {
 				crashIn = rng.Int64N(10)
 			}
-			label := fmt.Sprintf("crash %d image %d", round, k)
-			j, img, c := r.recoverImage(snap, d, label, crashIn, crashfs.Random(seed<<16|uint64(round)<<8|uint64(k)|0x80))
-			if k < imagesPerCrash-1 {
-				if err := j.Close(); err != nil {
-					r.fail("%s: Close: %v", label, err)
-				}
-				releaseFS(img)
-				continue
-			}
-			releaseFS(old)
-			r.adopt(j, img, c)
-		}
+			return crashfs.Random(seed<<16 | uint64(round)<<8 | uint64(k)), crashIn, crashfs.Random(seed<<16 | uint64(round)<<8 | uint64(k) | 0x80)
+		})
 	}
 	return r.images
 }

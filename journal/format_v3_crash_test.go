@@ -72,24 +72,13 @@ func runBlockCrashSeed(t *testing.T, seed uint64) int {
 		snap := r.crash()
 		r.logf("crash %d after %d ops, %d unsynced units", round, snap.Ops(), len(snap.Units()))
 		old := r.fs
-		for k := 0; k < imagesPerCrash; k++ {
-			d := crashfs.Random(seed<<16 | uint64(round)<<8 | uint64(k) | 0xb000000)
+		r.recoverImages(snap, old, round, func(k int) (crashfs.Decider, int64, crashfs.Decider) {
 			crashIn := int64(-1)
 			if rng.IntN(5) == 0 {
 				crashIn = rng.Int64N(10) // the recovery crashes too
 			}
-			label := fmt.Sprintf("crash %d image %d", round, k)
-			j, img, c := r.recoverImage(snap, d, label, crashIn, crashfs.Random(seed<<16|uint64(round)<<8|uint64(k)|0xb000080))
-			if k < imagesPerCrash-1 {
-				if err := j.Close(); err != nil {
-					r.fail("%s: Close: %v", label, err)
-				}
-				releaseFS(img)
-				continue
-			}
-			releaseFS(old)
-			r.adopt(j, img, c)
-		}
+			return crashfs.Random(seed<<16 | uint64(round)<<8 | uint64(k) | 0xb000000), crashIn, crashfs.Random(seed<<16 | uint64(round)<<8 | uint64(k) | 0xb000080)
+		})
 	}
 	return r.images
 }

@@ -57,20 +57,9 @@ func runLRUCrashSeed(t *testing.T, seed uint64) int {
 		}
 		snap := r.crash()
 		old := r.fs
-		for k := 0; k < imagesPerCrash; k++ {
-			d := crashfs.Random(seed<<16 | uint64(round)<<8 | uint64(k))
-			label := fmt.Sprintf("crash %d image %d", round, k)
-			j, img, c := r.recoverImage(snap, d, label, -1, nil)
-			if k < imagesPerCrash-1 {
-				if err := j.Close(); err != nil {
-					r.fail("%s: Close: %v", label, err)
-				}
-				releaseFS(img)
-				continue
-			}
-			releaseFS(old)
-			r.adopt(j, img, c)
-		}
+		r.recoverImages(snap, old, round, func(k int) (crashfs.Decider, int64, crashfs.Decider) {
+			return crashfs.Random(seed<<16 | uint64(round)<<8 | uint64(k)), -1, nil
+		})
 	}
 	return r.images
 }
