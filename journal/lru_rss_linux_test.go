@@ -36,6 +36,24 @@ func rssFileKB(t testing.TB) (kb int64, ok bool) {
 	return 0, false
 }
 
+// rssFileSettles waits until RssFile is at most limitKB above beforeKB,
+// polling: background goroutines release the pages. The deadline only
+// guards against their never doing so; ok is false if it passed. It
+// returns the growth last seen.
+func rssFileSettles(t testing.TB, beforeKB, limitKB int64) (grewKB int64, ok bool) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		now, _ := rssFileKB(t)
+		if grewKB = now - beforeKB; grewKB <= limitKB {
+			return grewKB, true
+		}
+		if time.Now().After(deadline) {
+			return grewKB, false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestLRUReleasesWrittenPages writes many segments' worth of entries and
 // checks that the process's file-backed resident set ends within the
 // active segment's size (plus a margin for the spare file's head and the
@@ -76,20 +94,12 @@ func TestLRUReleasesWrittenPages(t *testing.T) {
 	if err := j.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	// The bounder's goroutine releases the pages; the deadline only
-	// guards against it never doing so.
+	// The bounder's goroutine releases the pages.
 	limit := int64(segSize+margin) >> 10
-	var grew int64
-	for deadline := time.Now().Add(2 * time.Minute); ; {
-		now, _ := rssFileKB(t)
-		if grew = now - before; grew <= limit {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("RssFile grew by %d KiB after writing %d MiB in %d KiB segments; want at most %d KiB (%d segments released)",
-				grew, total>>20, segSize>>10, limit, j.bound.released.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
+	grew, ok := rssFileSettles(t, before, limit)
+	if !ok {
+		t.Fatalf("RssFile grew by %d KiB after writing %d MiB in %d KiB segments; want at most %d KiB (%d segments released)",
+			grew, total>>20, segSize>>10, limit, j.bound.released.Load())
 	}
 	t.Logf("RssFile grew by %d KiB after writing %d MiB (%d segments, %d released)", grew, total>>20, len(j.segs.Load().segs), j.bound.released.Load())
 	for _, i := range []uint64{1, last / 3, last / 2, last} {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-	"time"
 )
 
 // TestResidentSetFlatInLogSize writes a long log through default-size
@@ -53,18 +52,11 @@ func TestResidentSetFlatInLogSize(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Background goroutines (the prefaulter, the bounder) drop
-			// pages; the deadline only guards against them never doing so.
+			// pages.
 			const limit = 64 << 10 // KiB
-			var grew int64
-			for deadline := time.Now().Add(2 * time.Minute); ; {
-				now, _ := rssFileKB(t)
-				if grew = now - before; grew <= limit {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("RssFile grew by %d KiB after writing %d MiB; want at most %d KiB", grew, total>>20, limit)
-				}
-				time.Sleep(10 * time.Millisecond)
+			grew, ok := rssFileSettles(t, before, limit)
+			if !ok {
+				t.Fatalf("RssFile grew by %d KiB after writing %d MiB; want at most %d KiB", grew, total>>20, limit)
 			}
 			t.Logf("RssFile grew by %d KiB after writing %d MiB", grew, total>>20)
 			got, err := j.ReadBytes(last, nil)
