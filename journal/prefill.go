@@ -167,15 +167,14 @@ func (j *Journal) claimWindow(s *segment, end int64) {
 // prefillChunk returns the prefill piece size for the current sync rounds:
 // a sixteenth of a round, so that a round rewrites at most a sixteenth
 // more than it wrote (the folio it ends in is written whole, and again by
-// the next round). Before the first round it is the smallest under the
-// syncing policies, and the largest under PageCache, whose rounds (Sync,
-// seals) are rare and large.
+// the next round). Before the first round it is the smallest, whatever
+// the policy: the adapters run PageCache and sync every call (WaitDurable),
+// so a policy says nothing about round sizes, and a piece too small costs
+// only write calls in the background while one too large doubles what
+// small rounds write.
 func (j *Journal) prefillChunk() int64 {
 	r := j.prefaulter.roundBytes.Load()
 	if r == 0 {
-		if j.opts.Sync == PageCache {
-			return maxPrefillChunk
-		}
 		return minPrefillChunk
 	}
 	c := int64(minPrefillChunk)
