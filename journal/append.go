@@ -149,6 +149,10 @@ func (k *appendSink) frame(h *chunkHeader, payEnd int64) int64 {
 		}
 		sums := alignUp(payEnd)
 		end = sums + 8*int64(len(k.sums))
+		// The sums may lie past the last window claimed: claim them
+		// before writing, or the zero prefill could land on them
+		// (prefill.go).
+		k.j.claimWindow(s, end)
 		b := s.data[sums:end]
 		for i, v := range k.sums {
 			binary.LittleEndian.PutUint64(b[8*i:], v)

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
@@ -105,17 +106,29 @@ func TestZeroCapBelowEverySlot(t *testing.T) {
 
 // TestPrefilledAppendsReadBack appends entries of many sizes, across
 // segment rolls, with the prefaulter prefilling ahead, and reads every
-// entry back, before and after a reopen.
+// entry back, before and after a reopen. Under PageCache no round sizes the
+// prefill pieces, which stay at 4 KiB: a write past the windows the writer
+// claimed (a format-3 chunk's block sums follow its last window) is then
+// the first thing the prefill zeroes.
 func TestPrefilledAppendsReadBack(t *testing.T) {
+	for _, policy := range []SyncPolicy{GroupCommit, PageCache} {
+		t.Run(fmt.Sprint(policy), func(t *testing.T) { testPrefilledAppendsReadBack(t, policy) })
+	}
+}
+
+func testPrefilledAppendsReadBack(t *testing.T, policy SyncPolicy) {
 	dir := t.TempDir()
-	opts := &Options{SegmentSize: 4 << 20, Sync: GroupCommit}
+	opts := &Options{SegmentSize: 16 << 20, Sync: policy}
 	j := mustOpen(t, dir, opts)
 	rng := rand.New(rand.NewPCG(1, 2))
 	var want [][]byte
 	total := 0
 	for total < 24<<20 {
 		n := rng.IntN(300 << 10)
-		if rng.IntN(4) > 0 {
+		switch rng.IntN(8) {
+		case 0: // block sums of 0.5-1.5 KiB, crossing pages
+			n = 1<<20 + rng.IntN(2<<20)
+		case 1, 2, 3, 4, 5:
 			n = rng.IntN(2 << 10)
 		}
 		p := make([]byte, n)
@@ -144,4 +157,32 @@ func TestPrefilledAppendsReadBack(t *testing.T) {
 	j = mustOpen(t, dir, opts)
 	defer closeOK(t, j)
 	check(j)
+}
+
+// TestPrefillSparesBlockSums appends one entry whose block sums end past
+// its last window, runs the prefill to the end of what it may zero, and
+// reads the entry back: the writer claims the sums before writing them, so
+// the prefill's frontier lies past them.
+func TestPrefillSparesBlockSums(t *testing.T) {
+	j := mustOpen(t, t.TempDir(), &Options{SegmentSize: 16 << 20, Sync: PageCache})
+	defer closeOK(t, j)
+	// 8 MiB: the payload fills its last window, and 512 block sums (4
+	// KiB, more than the claim's rounding to the next page covers) follow
+	// it.
+	p := payload(3, 8<<20)
+	if _, err := j.AppendBytes(p); err != nil {
+		t.Fatal(err)
+	}
+	s := j.segs.Load().segs[0]
+	if !s.fill.armed.Load() {
+		t.Fatal("the first segment's prefill is not armed")
+	}
+	s.fill.fill(s.file, zeroCap(s.size), minPrefillChunk, nil)
+	got, err := j.ReadBytes(1, nil)
+	if err != nil {
+		t.Fatalf("entry after the prefill ran ahead of it: %v", err)
+	}
+	if !bytes.Equal(got, p) {
+		t.Fatal("entry differs after the prefill ran ahead of it")
+	}
 }
