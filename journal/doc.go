@@ -152,12 +152,16 @@
 // write(2) in pieces of a sixteenth of a sync round (4 KiB to 256 KiB),
 // which the page cache keeps as folios of that size, so that a round
 // writes back what it appended and a sixteenth more, not the megabyte
-// folios the fault path would build. The zeros never land below the
-// writer: each window the writer takes is claimed against a frontier the
-// prefill only advances past zeros it has written (prefill.go). Before a
-// sync, the written pages leave the page tables in one TLB flush (writeback
-// would otherwise write-protect them one shootdown at a time); they stay in
-// the page cache.
+// folios the fault path would build; the whole mapping is advised
+// random-access, so that no fault reads around and builds them past the
+// prefill (one piece of advice for the whole mapping: advice on part of it
+// splits the VMA, and msync fsyncs once per VMA). The zeros never land
+// below the writer: each range the writer writes (its windows, a chunk's
+// block sums) is claimed against a frontier the prefill only advances past
+// zeros it has written (prefill.go). Before a sync, the written pages
+// leave the page tables in one TLB flush (writeback would otherwise
+// write-protect them one shootdown at a time); they stay in the page
+// cache.
 //
 // # Bounded mappings
 //
