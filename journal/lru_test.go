@@ -306,3 +306,41 @@ func TestLRURaceReadersEviction(t *testing.T) {
 	}
 	t.Logf("%d evictions, %d reloads, %d evictions abandoned for a reader's pin or a cut", j.bound.evictions.Load(), j.bound.reloads.Load(), j.bound.aborts.Load())
 }
+
+// TestPinRacesFrontCut lets a front cut drop and unlink the segment a
+// reader has just found and pinned, before the reader loads it (the
+// segment was never loaded since Open, as after an LRU eviction): the
+// reader gets ErrOutOfRange for the entry that left the log, not the
+// failed open of the unlinked file.
+func TestPinRacesFrontCut(t *testing.T) {
+	dir := t.TempDir()
+	o := &Options{SegmentSize: testSegSize, Sync: PageCache, MaxOpenSegments: 1}
+	j := mustOpen(t, dir, o)
+	last := buildLongLog(t, j, 6)
+	mustClose(t, j)
+	j = mustOpen(t, dir, o)
+	defer closeOK(t, j)
+	target := j.segs.Load().segs[0]
+	if target.loaded.Load() {
+		t.Fatal("the first segment is loaded right after Open")
+	}
+	cutTo := j.segs.Load().segs[2].first
+	var once sync.Once
+	testHookPinned = func(s *segment) {
+		if s == target {
+			once.Do(func() {
+				if err := j.TruncateFront(cutTo); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	defer func() { testHookPinned = nil }()
+	_, err := j.Get(target.first)
+	if !errors.Is(err, ErrOutOfRange) {
+		t.Fatalf("Get of an entry a front cut removed while the reader pinned its segment: %v, want ErrOutOfRange", err)
+	}
+	if got, err := j.ReadBytes(last, nil); err != nil || !bytes.Equal(got, payload(last, lruSize(last))) {
+		t.Fatalf("last entry after the cut: %v", err)
+	}
+}

@@ -25,8 +25,21 @@ func (j *Journal) pinEntry(idx uint64) (*segment, error) {
 		if s == nil || !s.tryPin() {
 			continue // raced a truncation: reload
 		}
+		if testHookPinned != nil {
+			testHookPinned(s)
+		}
 		if err := s.ensure(); err != nil {
 			s.unpin()
+			// A cut can drop and unlink a segment the LRU had unmapped
+			// between the lookup and the reload, which then fails (the
+			// file is gone): the entry left the log, or moved to a
+			// segment of the current set.
+			if first, last := j.first.Load(), j.last.Load(); idx < first || idx > last {
+				return nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOutOfRange, idx, first, last)
+			}
+			if j.segs.Load().indexOf(s) < 0 {
+				continue
+			}
 			return nil, err
 		}
 		if idx-s.first >= uint64(s.count.Load()) {
@@ -48,6 +61,10 @@ func (j *Journal) pinEntry(idx uint64) (*segment, error) {
 	}
 	return nil, fmt.Errorf("%w: entry %d: no segment holds it", ErrCorrupt, idx)
 }
+
+// testHookPinned, set only by tests before Open and cleared after Close,
+// runs in pinEntry between the pin and the load of the segment found.
+var testHookPinned func(s *segment)
 
 // View is a pinned, zero-copy view of one entry's payload in the mapped
 // segment pages. Its bytes are valid until Release; a View must be released
