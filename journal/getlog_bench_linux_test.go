@@ -88,6 +88,28 @@ func randCopyFloor(b *testing.B, dir string, size int64) (floor, dep float64) {
 	return best, dep
 }
 
+// fillLog appends copies of p, in batches of 1024, until the log holds
+// about size bytes (chunk headers and slots counted), and returns how many
+// it appended.
+func fillLog(b *testing.B, j *Journal, p []byte, size int64) uint64 {
+	b.Helper()
+	n := uint64(0)
+	for int64(n)*int64(len(p)+chunkHeaderSize+slotSize) < size {
+		if _, _, err := j.AppendBatch(func(bt *Batch) error {
+			for range 1024 {
+				if _, err := bt.AppendBytes(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		n += 1024
+	}
+	return n
+}
+
 // BenchmarkRandomGet1KiB reads 1 KiB entries at random indexes of a log
 // larger than the CPU caches (SPOOL_BENCH_GET_MIB, default 256 MiB, of 64
 // MiB segments, cached and warm) and reports each read against the random
@@ -110,21 +132,7 @@ func BenchmarkRandomGet1KiB(b *testing.B) {
 	opts := &Options{Sync: PageCache, spare: spareOff}
 	j := mustOpen(b, dir, opts)
 	defer func() { closeOK(b, j) }()
-	p := payload(5, entry)
-	n := uint64(0)
-	for n*(entry+32+slotSize) < uint64(logMiB)<<20 {
-		if _, _, err := j.AppendBatch(func(bt *Batch) error {
-			for range 1024 {
-				if _, err := bt.AppendBytes(p); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-		n += 1024
-	}
+	n := fillLog(b, j, payload(5, entry), int64(logMiB)<<20)
 	floor, dep := randCopyFloor(b, b.TempDir(), int64(logMiB)<<20)
 	// Warm: every page cached and mapped.
 	it := j.Iter(1)

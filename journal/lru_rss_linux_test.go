@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -72,11 +71,7 @@ func TestLRUReleasesWrittenPages(t *testing.T) {
 	if !ok {
 		t.Skip("no RssFile in /proc/self/status")
 	}
-	buf := make([]byte, 256<<10)
-	r := rand.New(rand.NewPCG(3, 3))
-	for i := range buf {
-		buf[i] = byte(r.Uint32())
-	}
+	buf := payload(3, 256<<10)
 	var last uint64
 	for written := int64(0); written < total; written += int64(len(buf)) {
 		binary.LittleEndian.PutUint64(buf, last+1)

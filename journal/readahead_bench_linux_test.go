@@ -115,21 +115,7 @@ func BenchmarkColdRead(b *testing.B) {
 	logMiB := envInt("SPOOL_BENCH_COLD_MIB", 128)
 	const entry = 1 << 10
 	j = mustOpen(b, small, opts)
-	p := payload(3, entry)
-	n := uint64(0)
-	for n*(entry+32) < uint64(logMiB)<<20 {
-		if _, _, err := j.AppendBatch(func(bt *Batch) error {
-			for range 1024 {
-				if _, err := bt.AppendBytes(p); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-		n += 1024
-	}
+	n := fillLog(b, j, payload(3, entry), int64(logMiB)<<20)
 	mustAppend(b, j, []byte("last")) // the log's 1 KiB entries all lie in sealed segments
 	mustClose(b, j)
 

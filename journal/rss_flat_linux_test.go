@@ -5,7 +5,6 @@ package journal
 import (
 	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
 	"testing"
 )
 
@@ -28,11 +27,7 @@ func TestResidentSetFlatInLogSize(t *testing.T) {
 			if !ok {
 				t.Skip("no RssFile in /proc/self/status")
 			}
-			buf := make([]byte, 64<<10)
-			r := rand.New(rand.NewPCG(5, 5))
-			for i := range buf {
-				buf[i] = byte(r.Uint32())
-			}
+			buf := payload(5, 64<<10)
 			var last uint64
 			for written := int64(0); written < total; written += int64(len(buf)) {
 				binary.LittleEndian.PutUint64(buf, last+1)
