@@ -161,6 +161,9 @@ func (p *prefill) arm(from int64) {
 // claimWindow claims a window of segment s, ending at end, for the writer
 // before it is handed out. Called under the writer lock.
 func (j *Journal) claimWindow(s *segment, end int64) {
+	if end <= s.fill.frontier.Load() {
+		return // the common case: the prefill is ahead (one atomic load)
+	}
 	s.fill.claim(s.file, end, zeroCap(s.size), j.prefillChunk())
 }
 
